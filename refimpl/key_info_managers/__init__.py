@@ -1,0 +1,1 @@
+"""Key Info Managers: persistent key-name mappings (see base.py)."""

@@ -1,0 +1,1 @@
+"""Native PSA Crypto types (see types.py)."""

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs everything parsec-tm needs on a fresh Debian 12 machine: the system packages behind the real providers
+# (SoftHSM2, swtpm, the TPM2 TSS libraries and headers) and a virtualenv at .venv with the project in it.
+# Idempotent: a second run only checks what is there.  Run as root (apt-get), or with sudo available.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  softhsm2                 # PKCS#11 token (libsofthsm2.so, softhsm2-util)
+  swtpm swtpm-tools        # TPM 2.0 simulator
+  libtss2-dev tpm2-tools   # TSS 2.0 libraries and headers (tpm2-pytss builds against them), tpm2_* tools
+  pkg-config libffi-dev gcc
+  python3-venv python3-dev # the venv module and headers for Debian's python3
+  passwd util-linux        # useradd/groupadd and setpriv, for the tests that need real Unix users
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $($PYTHON --version)"
+  "$PYTHON" -m venv .venv
+  .venv/bin/pip install -q --upgrade pip
+fi
+echo "setup: installing parsec-tm and its dependencies into .venv"
+.venv/bin/pip install -q -e '.[dev]'
+echo "setup: done. The command line is .venv/bin/parsec-tm"
