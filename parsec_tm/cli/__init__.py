@@ -1,0 +1,40 @@
+"""The `parsec-tm` command line: one subcommand group per module, each exposing `register(subparsers)`.
+
+The command line is thin: it parses arguments and calls the packages. Each `register` adds its subparsers and sets
+`handler=` (a function `(argparse.Namespace) -> int`) as a default. Exit codes: 0 success, 1 a check, proof or
+conformance failure, 2 usage or connection errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from parsec_tm import __version__
+
+COMMAND_MODULES = ("check", "threat_model", "prove", "serve", "client")
+"""Modules of this package that add subcommands, in the order `parsec-tm --help` lists them."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parsec-tm",
+        description="An executable, formal threat model of the Parsec service, and a reference service to test it on.",
+    )
+    parser.add_argument("--version", action="version", version=f"parsec-tm {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        print("parsec-tm: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,122 @@
+"""`parsec-tm check`: the main job — everything the threat model claims, checked in one run.
+
+1. the catalogue and the dataflow graph (`dataflow.checks`): referential integrity, dispositions, STRIDE coverage of
+   every flow that crosses a trust boundary, the no-IdP variant derivation;
+2. the formal model (`properties.prove`): every invariant proved inductive with Z3 in both deployment variants, and
+   a verdict for every mitigation.
+
+It prints one line per stage and a readable list of whatever failed, and exits 1 if anything did.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class StageResult:
+    """What one stage of the check found: failures are the lines a user must act on."""
+
+    name: str
+    summary: str
+    failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def check_catalogue(catalogue_path: Path | None) -> StageResult:
+    from dataflow.catalogue import load_catalogue
+    from dataflow.checks import run_checks
+    from dataflow.errors import CatalogueError
+    from dataflow.graph import build_graph
+
+    try:
+        catalogue = load_catalogue(catalogue_path)
+    except CatalogueError as error:
+        return StageResult("catalogue", "the catalogue does not load", [str(error)])
+    problems = run_checks(catalogue, build_graph(catalogue))
+    summary = (
+        f"{len(catalogue.threats)} threats, {len(catalogue.mitigations)} mitigations, "
+        f"{len(catalogue.assets)} assets, {len(catalogue.attackers)} attackers"
+    )
+    failures = [f"[{problem.code}] {problem.subject}: {problem.message}" for problem in problems]
+    return StageResult("catalogue", summary, failures, data={"problems": [vars(problem) for problem in problems]})
+
+
+def check_proofs() -> StageResult:
+    from properties.prove import run_all
+
+    report = run_all().to_dict()
+    invariants = report["invariants"]
+    mutations = report["mutations"]
+    failures = [
+        f"invariant {entry['id']} ({entry['variant']}): {entry['status']}"
+        for entry in invariants
+        if entry["status"] != "proved"
+    ]
+    verdicts: dict[str, int] = {}
+    for mutation in mutations:
+        verdicts[mutation["status"]] = verdicts.get(mutation["status"], 0) + 1
+    summary = f"{len(invariants) - len(failures)}/{len(invariants)} invariants proved; mitigation verdicts " + ", ".join(
+        f"{count} {status}" for status, count in sorted(verdicts.items())
+    )
+    return StageResult("proofs", summary, failures, data=report)
+
+
+STAGES: dict[str, Callable[[argparse.Namespace], StageResult]] = {
+    "catalogue": lambda args: check_catalogue(args.catalogue),
+    "proofs": lambda args: check_proofs(),
+}
+
+
+def run(args: argparse.Namespace) -> int:
+    results: list[StageResult] = []
+    # A custom catalogue is not what the built-in model is proved against, so it is checked on its own.
+    stages = ["catalogue"] if args.catalogue else list(STAGES)
+    for name in stages:
+        started = time.perf_counter()
+        result = STAGES[name](args)
+        result.seconds = time.perf_counter() - started
+        results.append(result)
+        if args.format == "text":
+            mark = "ok  " if result.passed else "FAIL"
+            print(f"{mark} {result.name:<10} {result.summary} ({result.seconds:.2f} s)")
+            for failure in result.failures:
+                print(f"       - {failure}")
+    passed = all(result.passed for result in results)
+    if args.format == "json":
+        document = {
+            "passed": passed,
+            "stages": [
+                {"name": r.name, "passed": r.passed, "summary": r.summary, "failures": r.failures, "seconds": r.seconds}
+                for r in results
+            ],
+        }
+        print(json.dumps(document, indent=2))
+    elif not passed:
+        print("parsec-tm check: FAILED — fix the entries listed above")
+    return 0 if passed else 1
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="check the threat model: catalogue and dataflow graph, then the Z3 proofs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--catalogue", type=Path, default=None, help="check this catalogue file instead of the built-in Parsec model"
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.set_defaults(handler=run)

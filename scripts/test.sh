@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: unit, end-to-end (real sockets, SoftHSM2, swtpm, Unix users), stateful campaigns,
+# the notebooks (nbmake), and the ruff/mypy gates. Extra arguments go to pytest (e.g. -k sqlite, -x).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ]; then
+  echo "test: .venv is missing; run scripts/setup.sh first (the README's first command)" >&2
+  exit 2
+fi
+export PARSEC_TM_SHARED="${PARSEC_TM_SHARED:-$(cd .. && pwd)/shared}"
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,1 @@
+"""parsec-tm test suite."""
