@@ -67,9 +67,8 @@ def check_proofs() -> StageResult:
     verdicts: dict[str, int] = {}
     for mutation in mutations:
         verdicts[mutation["status"]] = verdicts.get(mutation["status"], 0) + 1
-    summary = f"{len(invariants) - len(failures)}/{len(invariants)} invariants proved; mitigation verdicts " + ", ".join(
-        f"{count} {status}" for status, count in sorted(verdicts.items())
-    )
+    verdict_counts = ", ".join(f"{count} {status}" for status, count in sorted(verdicts.items()))
+    summary = f"{len(invariants) - len(failures)}/{len(invariants)} invariants proved; mitigations: {verdict_counts}"
     return StageResult("proofs", summary, failures, data=report)
 
 
