@@ -17,6 +17,7 @@ Concrete providers register themselves with `@register_provider("MbedCrypto")` a
 
 from __future__ import annotations
 
+import importlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
@@ -239,6 +240,24 @@ class KeyStoreProvider(Provider):
 
 PROVIDER_TYPES: dict[str, type[Provider]] = {}
 """Parsec `provider_type` → provider class, filled by `@register_provider`."""
+
+PROVIDER_MODULES: dict[str, str] = {
+    "MbedCrypto": "refimpl.providers.software",
+    "Pkcs11": "refimpl.providers.pkcs11",
+    "Tpm": "refimpl.providers.tpm",
+}
+"""Where each provider type lives; imported only when a config names it (tpm2-pytss and PKCS#11 load lazily)."""
+
+
+def provider_class(provider_type: str) -> type[Provider]:
+    """The registered class for a config's `provider_type`; ConfigError-ready KeyError message otherwise."""
+    if provider_type not in PROVIDER_TYPES and provider_type in PROVIDER_MODULES:
+        importlib.import_module(PROVIDER_MODULES[provider_type])
+    try:
+        return PROVIDER_TYPES[provider_type]
+    except KeyError:
+        known = ", ".join(sorted(PROVIDER_MODULES))
+        raise KeyError(f"provider_type {provider_type!r} is not supported here (supported: {known})") from None
 
 P = TypeVar("P", bound=type[Provider])
 
