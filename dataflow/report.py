@@ -1,0 +1,215 @@
+"""The threat-model report: a plain-data model (dicts and lists) rendered to Markdown and HTML by Jinja templates.
+
+Implements the seed's document layout as output: the deployment variant, assumptions, assets, one STRIDE table per
+attacker laid out as the seed lays it out (N/A rows in place, the seed's Mitigation and Assets cells verbatim, plus
+each threat's stable ID), the Unmitigations / Mitigations / Operational mitigations tables, and, from the dataflow
+graph, the picture of the diagram, the flows with their attackers and trust boundaries, and the STRIDE coverage of
+every boundary-crossing flow. `threat_record` is the JSON shape of one threat used by ``parsec-tm threats``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import networkx as nx
+from markupsafe import Markup
+
+from dataflow.catalogue import (
+    DIFFERENCES,
+    MITIGATION_KIND_NAMES,
+    STRIDE_NAMES,
+    Catalogue,
+    NotApplicable,
+    Threat,
+)
+from dataflow.checks import run_checks
+from dataflow.graph import flow_records, flows_of_attacker
+from dataflow.queries import FlowCoverage, stride_coverage
+
+PICTURE_NAME = "dataflow"
+MARKDOWN_NAME = "threat_model.md"
+HTML_NAME = "threat_model.html"
+
+
+def threat_record(catalogue: Catalogue, threat: Threat) -> dict[str, Any]:
+    """One threat as JSON data: id, attacker, attacker_name, stride, description, mitigations, assets, notes.
+
+    `notes` holds the threat's notes followed by its qualifier groups written out ("Crashes: M-0, M-5").
+    """
+    return {
+        "id": threat.id,
+        "attacker": threat.attacker,
+        "attacker_name": catalogue.attacker(threat.attacker).name,
+        "stride": threat.stride,
+        "description": threat.description,
+        "mitigations": list(threat.mitigations),
+        "assets": list(threat.assets),
+        "notes": [*threat.notes, *(f"{q.label}: {', '.join(q.mitigations)}" for q in threat.qualifiers)],
+    }
+
+
+def report_model(catalogue: Catalogue, graph: nx.DiGraph, picture: str | None = None) -> dict[str, Any]:
+    """The report as plain data; `picture` is the file name of the diagram image next to the report, if any."""
+    variant = catalogue.variant_info()
+    base_variant = catalogue.variants[0]
+    flows = flow_records(graph)
+    coverage = stride_coverage(catalogue, graph)
+    return {
+        "title": "Parsec threat model",
+        "variant": {
+            "id": variant.id,
+            "title": variant.title,
+            "description": variant.description,
+            "scope_note": variant.scope_note,
+            "contingent_on": list(variant.contingent_on),
+            "exclusions": [asdict(e) for e in variant.exclusions],
+            "is_base": variant.id == base_variant.id,
+        },
+        "summary": {
+            "threats": len(catalogue.threats),
+            "not_applicable": len(catalogue.not_applicable),
+            "attackers": len(catalogue.attackers),
+            "flows": len(flows),
+            "crossing_flows": sum(1 for f in flows if f["crosses_boundary"]),
+        },
+        "assumptions": [asdict(a) for a in catalogue.assumptions],
+        "assets": [
+            {
+                "id": a.id,
+                "name": a.name,
+                "description": a.description,
+                "properties": [
+                    {"name": name, "text": text}
+                    for name, text in (
+                        ("Confidentiality", a.confidentiality),
+                        ("Integrity", a.integrity),
+                        ("Availability", a.availability),
+                    )
+                    if text
+                ],
+            }
+            for a in catalogue.assets
+        ],
+        "attackers": [
+            {
+                "id": a.id,
+                "name": a.name,
+                "description": a.description,
+                "flows": [graph.edges[u, v]["flow"] for u, v in flows_of_attacker(graph, a.id)],
+                "rows": [_row(row) for row in catalogue.analysis_rows(a.id)],
+            }
+            for a in catalogue.attackers
+        ],
+        "mitigation_tables": [
+            {
+                "kind": kind,
+                "title": f"{name}s",
+                "details_column": "Consequences" if kind == "U" else "Details",
+                "entries": [asdict(m) for m in catalogue.mitigations_of_kind(kind)],  # type: ignore[arg-type]
+            }
+            for kind, name in MITIGATION_KIND_NAMES.items()
+        ],
+        "flows": flows,
+        "boundaries": [asdict(b) for b in graph.graph["boundaries"].values()],
+        "coverage": [asdict(c) for c in coverage],
+        "coverage_notes": _coverage_notes(coverage),
+        "stride_names": dict(STRIDE_NAMES),
+        "problems": [str(p) for p in run_checks(catalogue, graph)],
+        "differences": list(DIFFERENCES),
+        "picture": picture,
+    }
+
+
+def _coverage_notes(coverage: list[FlowCoverage]) -> list[dict[str, str]]:
+    """The reasons behind letters that are not analysed, grouped by flow, status and reason."""
+    letters: dict[tuple[str, str, str], str] = {}
+    for flow in coverage:
+        for letter in flow.letters:
+            if letter.reason and letter.status != "analysed":
+                key = (flow.flow, letter.status, letter.reason)
+                letters[key] = letters.get(key, "") + letter.letter
+    return [
+        {"flow": flow, "status": status, "letters": grouped, "reason": reason}
+        for (flow, status, reason), grouped in letters.items()
+    ]
+
+
+def _row(row: Threat | NotApplicable) -> dict[str, Any]:
+    if isinstance(row, NotApplicable):
+        return {"letter": row.stride, "id": "", "description": row.text, "mitigations": "", "assets": ""}
+    return {
+        "letter": row.stride,
+        "id": row.id,
+        "description": row.description,
+        "mitigations": row.mitigations_cell,
+        "assets": row.assets_cell,
+    }
+
+
+def _inline_markdown(text: str) -> Markup:
+    """Escape `text` for HTML, then render its inline Markdown: `code` spans and [links](url)."""
+    escaped = html.escape(text, quote=False)
+    escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+    escaped = re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+)\)", r'<a href="\2">\1</a>', escaped)
+    return Markup(escaped)
+
+
+def _markdown_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+@cache
+def _environment(autoescape: bool) -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("dataflow", "templates"),
+        autoescape=autoescape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    environment.filters["inline"] = _inline_markdown
+    environment.filters["cell"] = _markdown_cell
+    return environment
+
+
+def render_markdown(model: dict[str, Any]) -> str:
+    """The report model as Markdown."""
+    return _environment(False).get_template("report.md.j2").render(**model)
+
+
+def render_html(model: dict[str, Any]) -> str:
+    """The report model as a standalone HTML page."""
+    return _environment(True).get_template("report.html.j2").render(**model)
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """The files `write_report` wrote."""
+
+    markdown: Path
+    html: Path
+    pictures: tuple[Path, ...]
+
+
+def write_report(
+    catalogue: Catalogue, graph: nx.DiGraph, out_dir: str | Path, picture_formats: tuple[str, ...] = ("svg", "png")
+) -> ReportFiles:
+    """Write the Markdown and HTML reports to `out_dir`, with the diagram picture in each of `picture_formats`."""
+    from dataflow.picture import draw_dataflow
+
+    directory = Path(out_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    pictures = draw_dataflow(graph, [directory / f"{PICTURE_NAME}.{suffix}" for suffix in picture_formats])
+    model = report_model(catalogue, graph, picture=pictures[0].name if pictures else None)
+    markdown = directory / MARKDOWN_NAME
+    markdown.write_text(render_markdown(model), encoding="utf-8")
+    page = directory / HTML_NAME
+    page.write_text(render_html(model), encoding="utf-8")
+    return ReportFiles(markdown, page, tuple(pictures))

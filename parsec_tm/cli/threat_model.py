@@ -1,0 +1,187 @@
+"""`parsec-tm threats | report | what-if | graph`: the seed threat model as data, on the command line.
+
+- ``threats`` lists the catalogue's threats (the seed's STRIDE rows, N/A rows excluded) as text or JSON, for a
+  deployment variant (``--variant with-idp|no-idp``), filtered by ``--attacker``, ``--asset``, ``--mitigation``;
+- ``report --out DIR`` writes the Markdown and HTML report with the dataflow diagram picture;
+- ``what-if M-3 …`` lists the threats that removing those mitigations leaves without any M- or O- mitigation;
+- ``graph`` prints the dataflow graph: trust boundaries, components and flows with their attackers.
+
+``--catalogue FILE`` reads another catalogue file instead of the built-in one. `catalogue_check_lines` is the
+catalogue-and-graph stage of ``parsec-tm check`` as (passed, lines). Exit codes: 0 ok, 1 check failed, 2 usage
+error (unknown ID or variant, unreadable catalogue). All logic lives in `dataflow`; this module only formats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dataflow.catalogue import BASE_VARIANT, NO_IDP_VARIANT, Catalogue, Threat, load_catalogue
+from dataflow.checks import run_checks
+from dataflow.errors import CatalogueError
+from dataflow.graph import boundary_members, build_graph, flow_records, node_records
+from dataflow.queries import filter_threats, unmitigated_threats, what_if_removed
+from dataflow.report import threat_record, write_report
+
+OK, FAILED, USAGE = 0, 1, 2
+
+
+def catalogue_check_lines(catalogue_path: Path | None = None) -> tuple[bool, list[str]]:
+    """Check a catalogue (default: the built-in one) and its dataflow graph, every variant included.
+
+    Returns (passed, lines): a summary line, then one line per problem ("code: subject: message"), or the load
+    error when the file does not load. This is the catalogue stage of ``parsec-tm check``.
+    """
+    try:
+        catalogue = load_catalogue(catalogue_path)
+        problems = run_checks(catalogue, build_graph(catalogue))
+    except CatalogueError as error:
+        return False, [f"catalogue does not load: {error}"]
+    variants = ", ".join(f"{v.id}: {len(catalogue.variant(v.id).threats)} threats" for v in catalogue.variants)
+    summary = f"catalogue {catalogue_path or 'built-in'}: {variants}; {len(problems)} problem(s)"
+    return not problems, [summary, *(str(problem) for problem in problems)]
+
+
+def _selected_catalogue(args: argparse.Namespace) -> Catalogue:
+    return load_catalogue(args.catalogue).variant(args.variant)
+
+
+def _threats(args: argparse.Namespace) -> int:
+    catalogue = _selected_catalogue(args)
+    threats = filter_threats(catalogue, attacker=args.attacker, asset=args.asset, mitigation=args.mitigation)
+    if args.format == "json":
+        _print_json({"threats": [threat_record(catalogue, t) for t in threats]})
+    else:
+        _print_threat_lines(threats)
+        print(f"{len(threats)} threat(s) in variant {catalogue.variant_id}")
+    return OK
+
+
+def _print_threat_lines(threats: list[Threat]) -> None:
+    for t in threats:
+        print(f"{t.id:<9} {', '.join(t.mitigations):<22} {', '.join(t.assets) or '-':<39} {t.description}")
+
+
+def _report(args: argparse.Namespace) -> int:
+    catalogue = _selected_catalogue(args)
+    pictures = () if args.picture == "none" else ("svg", "png") if args.picture == "both" else (args.picture,)
+    files = write_report(catalogue, build_graph(catalogue), args.out, pictures)
+    written = [files.markdown, files.html, *files.pictures]
+    if args.format == "json":
+        _print_json({"variant": catalogue.variant_id, "files": [str(path) for path in written]})
+    else:
+        for path in written:
+            print(path)
+    return OK
+
+
+def _what_if(args: argparse.Namespace) -> int:
+    catalogue = _selected_catalogue(args)
+    left = what_if_removed(catalogue, args.mitigations)
+    already = unmitigated_threats(catalogue)
+    if args.format == "json":
+        _print_json(
+            {
+                "variant": catalogue.variant_id,
+                "removed": args.mitigations,
+                "threats": [threat_record(catalogue, t) for t in left],
+                "already_without_mitigation": [t.id for t in already],
+            }
+        )
+        return OK
+    removed = ", ".join(args.mitigations)
+    print(f"Removing {removed} leaves {len(left)} threat(s) without any M- or O- mitigation:")
+    _print_threat_lines(left)
+    print(f"Already without an M- or O- mitigation: {', '.join(t.id for t in already) or 'none'}")
+    return OK
+
+
+def _graph(args: argparse.Namespace) -> int:
+    catalogue = _selected_catalogue(args)
+    graph = build_graph(catalogue)
+    members = boundary_members(graph)
+    boundaries = [
+        {
+            "id": boundary.id,
+            "label": boundary.label,
+            "description": boundary.description,
+            "assumptions": list(boundary.assumptions),
+            "nodes": members.get(boundary.id, []),
+        }
+        for boundary in graph.graph["boundaries"].values()
+    ]
+    flows = flow_records(graph)
+    if args.format == "json":
+        _print_json(
+            {"variant": catalogue.variant_id, "boundaries": boundaries, "nodes": node_records(graph), "flows": flows}
+        )
+        return OK
+    for boundary in boundaries:
+        print(f"[{boundary['id']}] {boundary['label']}: {', '.join(boundary['nodes'])}")
+    print()
+    for flow in flows:
+        crossing = f"  {flow['source_boundary']} → {flow['target_boundary']}" if flow["crosses_boundary"] else ""
+        attackers = ", ".join(flow["attackers"])
+        if flow["out_of_scope_attackers"]:
+            attackers += f" (out of scope: {', '.join(flow['out_of_scope_attackers'])})"
+        print(f"{flow['id']:<28} {flow['source']} -> {flow['target']}  [{attackers}]{crossing}")
+    return OK
+
+
+def _print_json(document: dict[str, Any]) -> None:
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn a `CatalogueError` (unknown ID or variant, bad catalogue file) into a message and exit code 2."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except CatalogueError as error:
+            print(f"parsec-tm {args.command}: {error}", file=sys.stderr)
+            return USAGE
+
+    return run
+
+
+def _add_model_options(parser: argparse.ArgumentParser, formats: tuple[str, ...] = ("text", "json")) -> None:
+    parser.add_argument(
+        "--variant",
+        default=BASE_VARIANT,
+        metavar="VARIANT",
+        help=f"deployment variant: {BASE_VARIANT} (default) or {NO_IDP_VARIANT} (no Identity Provider)",
+    )
+    parser.add_argument("--catalogue", type=Path, default=None, metavar="FILE", help="catalogue JSON file to use")
+    parser.add_argument("--format", choices=formats, default=formats[0])
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``threats``, ``report``, ``what-if`` and ``graph`` subcommands."""
+    threats = subparsers.add_parser("threats", help="list the seed's threats (text or JSON)")
+    _add_model_options(threats)
+    threats.add_argument("--attacker", metavar="ID", help="only this attacker's threats, e.g. A1")
+    threats.add_argument("--asset", metavar="ID", help="only threats impacting this asset, e.g. AS3")
+    threats.add_argument("--mitigation", metavar="ID", help="only threats naming this U-/M-/O-/ASUM- ID, e.g. M-3")
+    threats.set_defaults(handler=_guarded(_threats))
+
+    report = subparsers.add_parser("report", help="write the threat-model report (Markdown, HTML, diagram picture)")
+    report.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory to write the report to")
+    report.add_argument("--picture", choices=("svg", "png", "both", "none"), default="svg", help="diagram format")
+    _add_model_options(report)
+    report.set_defaults(handler=_guarded(_report))
+
+    what_if = subparsers.add_parser(
+        "what-if", help="threats left without any M- or O- mitigation when mitigations are removed"
+    )
+    what_if.add_argument("mitigations", nargs="+", metavar="MITIGATION", help="U-, M- or O- IDs to remove")
+    _add_model_options(what_if)
+    what_if.set_defaults(handler=_guarded(_what_if))
+
+    graph = subparsers.add_parser("graph", help="the dataflow graph: trust boundaries, components, flows, attackers")
+    _add_model_options(graph, formats=("text", "json"))
+    graph.set_defaults(handler=_guarded(_graph))
