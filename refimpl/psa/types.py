@@ -4,18 +4,20 @@ The nouns of the PSA Crypto API as Parsec carries them (`psa_key_attributes.prot
 the Rust `psa-crypto` crate's `types::key` and `types::algorithm`; parsec-facts §3.5–3.6). They are small frozen
 dataclasses and enums so that providers, key info managers and the formal model can compare and hash them; the
 protobuf converters in `refimpl.wire` turn wire messages into these and back. Enum values are the **protobuf**
-numbers; the bincode indices Parsec's key info managers store are computed in `refimpl.psa.bincode`.
+numbers; the bincode indices Parsec's key info managers store are computed in `refimpl.psa.bincode`. They are plain
+`Enum`s, not `IntEnum`s, so that members of different families never compare equal (SHA-256 and CBC-no-padding are
+both 7 on the wire, yet a policy permitting one must not permit the other).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import Enum
 
 # --------------------------------------------------------------------------------------------------- enums
 
 
-class Hash(IntEnum):
+class Hash(Enum):
     MD2 = 1
     MD4 = 2
     MD5 = 3
@@ -36,7 +38,7 @@ class Hash(IntEnum):
 DEPRECATED_HASHES = frozenset({Hash.MD2, Hash.MD4, Hash.MD5, Hash.SHA_1})
 
 
-class EccFamily(IntEnum):
+class EccFamily(Enum):
     SECP_K1 = 1
     SECP_R1 = 2
     SECP_R2 = 3
@@ -48,11 +50,11 @@ class EccFamily(IntEnum):
     MONTGOMERY = 9
 
 
-class DhFamily(IntEnum):
+class DhFamily(Enum):
     RFC7919 = 0
 
 
-class Cipher(IntEnum):
+class Cipher(Enum):
     STREAM_CIPHER = 1
     CTR = 2
     CFB = 3
@@ -63,13 +65,13 @@ class Cipher(IntEnum):
     CBC_PKCS7 = 8
 
 
-class AeadWithDefaultLengthTag(IntEnum):
+class AeadWithDefaultLengthTag(Enum):
     CCM = 1
     GCM = 2
     CHACHA20_POLY1305 = 3
 
 
-class RawKeyAgreement(IntEnum):
+class RawKeyAgreement(Enum):
     FFDH = 1
     ECDH = 2
 

@@ -1,0 +1,1 @@
+"""Tests of the client library and the parsec-tool-like verbs."""
