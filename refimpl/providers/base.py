@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -154,6 +155,8 @@ class KeyStoreProvider(Provider):
     def __init__(self, name: str, key_info_manager: KeyInfoManager) -> None:
         super().__init__(name)
         self.key_info_manager = key_info_manager
+        self._names_lock = threading.Lock()
+        self._names_being_created: set[KeyIdentity] = set()
 
     # -- what each concrete provider supplies -------------------------------------------------------------
 
@@ -190,16 +193,26 @@ class KeyStoreProvider(Provider):
         attributes: KeyAttributes,
         create: Callable[[], bytes],
     ) -> None:
-        """Check the name is free, create the key with `create()` (returns its key id), then store the mapping."""
+        """Check the name is free, create the key with `create()` (returns its key id), then store the mapping.
+
+        The name is reserved for the duration, so two concurrent creates of one name cannot both pass the check
+        (the loser gets AlreadyExists and creates nothing); creates of different names run in parallel.
+        """
         key = self.key_identity(application, key_name)
-        if self.key_info_manager.get(key) is not None:
-            raise ParsecError(Status.PSA_ERROR_ALREADY_EXISTS, f"key {key_name!r} already exists")
-        key_id = create()
+        with self._names_lock:
+            if key in self._names_being_created or self.key_info_manager.get(key) is not None:
+                raise ParsecError(Status.PSA_ERROR_ALREADY_EXISTS, f"key {key_name!r} already exists")
+            self._names_being_created.add(key)
         try:
-            self.key_info_manager.insert(key, KeyMapping(key_id, attributes))
-        except BaseException:
-            self.destroy_key_material(key_id)
-            raise
+            key_id = create()
+            try:
+                self.key_info_manager.insert(key, KeyMapping(key_id, attributes))
+            except BaseException:
+                self.destroy_key_material(key_id)
+                raise
+        finally:
+            with self._names_lock:
+                self._names_being_created.discard(key)
 
     def destroy_key(self, application: Application | None, key_name: str) -> None:
         key = self.key_identity(application, key_name)

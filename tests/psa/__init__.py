@@ -1,0 +1,1 @@
+"""Unit tests of the PSA policy and format modules the providers share."""
