@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
 
 from refimpl.errors import ParsecError
+from refimpl.faults import AFTER_MAPPING_REMOVAL, AFTER_PROVIDER_WRITE, crash_point
 from refimpl.identity import Application, ApplicationIdentity, KeyIdentity
 from refimpl.ids import Opcode, ProviderId, Status
 from refimpl.key_info_managers.base import KeyInfoManager, KeyMapping
@@ -205,6 +206,7 @@ class KeyStoreProvider(Provider):
             self._names_being_created.add(key)
         try:
             key_id = create()
+            crash_point(AFTER_PROVIDER_WRITE)
             try:
                 self.key_info_manager.insert(key, KeyMapping(key_id, attributes))
             except BaseException:
@@ -219,6 +221,7 @@ class KeyStoreProvider(Provider):
         mapping = self.key_info_manager.remove(key)
         if mapping is None:
             raise ParsecError(Status.PSA_ERROR_DOES_NOT_EXIST, f"key {key_name!r} not found")
+        crash_point(AFTER_MAPPING_REMOVAL)
         self.destroy_key_material(mapping.key_id)
 
     def sweep(self) -> tuple[int, int]:
