@@ -1,0 +1,241 @@
+"""ECDSA P-256 SignHash on the real providers: through the service, through the provider object, and directly.
+
+The issue's provider benchmark (speed context: ../shared/reference/providers-on-debian.md §3–4). For SoftHSM2 and
+swtpm, in one run and on the same key, it measures the same signature three ways:
+
+* direct — the device library alone: python-pkcs11 `key.sign(digest, mechanism=ECDSA)` with the key object found
+  once; tpm2-pytss `load` + `sign` + `flush_context` under the persistent storage key (what one request needs);
+* provider — `provider.execute(application, SignHash(...))`: policy check, mapping look-up, session pool or TPM
+  lock, the M-4 events, format conversion;
+* service — `parsec-tm serve` with that provider, driven by `BasicClient` (one Unix-socket connection per request,
+  Direct auth), the way Parsec's clients do it.
+
+Measurements are interleaved in rounds, each round starting with a different way (direct, provider, service;
+then provider, service, direct; …), and each rate is the median of its rounds, so the ratios compare figures
+taken under the same load on a shared, noisy machine. It prints ops/s and the
+ratios to direct, against the issue's goals: the service at 50% of direct on SoftHSM2 and 80% on swtpm.
+
+    .venv/bin/python bench/bench_providers.py [--seconds 2] [--rounds 5] [--threads 1] [--log-level info]
+                                              [--providers pkcs11,tpm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))  # the real-part starters live with the test fixtures
+
+from pkcs11 import Mechanism, ObjectClass  # noqa: E402
+from tpm2_pytss import ESAPI  # noqa: E402
+from tpm2_pytss.types import TPM2B_DIGEST  # noqa: E402
+
+from refimpl.client import BasicClient, Direct  # noqa: E402
+from refimpl.identity import Application, ApplicationIdentity  # noqa: E402
+from refimpl.ids import AuthType, ProviderId  # noqa: E402
+from refimpl.key_info_managers.sqlite import SQLiteKeyInfoManager  # noqa: E402
+from refimpl.operations import GenerateKey, SignHash  # noqa: E402
+from refimpl.providers.base import KeyStoreProvider, ProviderSettings, provider_class  # noqa: E402
+from refimpl.providers.pkcs11 import Pkcs11Provider  # noqa: E402
+from refimpl.providers.tpm import TpmProvider  # noqa: E402
+from refimpl.providers.tpm.asym_sign import NULL_TICKET, signature_scheme  # noqa: E402
+from refimpl.providers.tpm.common import WrappedKey  # noqa: E402
+from refimpl.providers.tpm.context import SRK_HANDLE  # noqa: E402
+from refimpl.psa.types import EccFamily, EccKeyPair, Ecdsa, Hash, KeyAttributes, KeyPolicy, UsageFlags  # noqa: E402
+from tests.fixtures.real_parts import start_softhsm, start_swtpm  # noqa: E402
+from tests.fixtures.service import ServiceOptions, running_services  # noqa: E402
+
+APPLICATION = Application(ApplicationIdentity.of("bench", AuthType.DIRECT))
+ECDSA = Ecdsa(Hash.SHA_256)
+P256_SIGNING = KeyAttributes(
+    EccKeyPair(EccFamily.SECP_R1), 256, KeyPolicy(UsageFlags(sign_hash=True, verify_hash=True), ECDSA)
+)
+DIGEST = hashlib.sha256(b"bench_providers").digest()
+GOALS = {"pkcs11": 0.5, "tpm": 0.8}
+"""The issue's goals: the service's rate as a share of the direct rate."""
+
+SignOnce = Callable[[], None]
+
+
+def measure(make_signer: Callable[[], SignOnce], seconds: float, threads: int) -> float:
+    """Signatures per second over `seconds`, each of `threads` threads using a signer of its own."""
+    counts = [0] * threads
+    signers = [make_signer() for _ in range(threads)]
+    start = threading.Barrier(threads + 1)
+    deadline = 0.0
+
+    def run(index: int) -> None:
+        start.wait()
+        sign, count = signers[index], 0
+        while time.monotonic() < deadline:
+            sign()
+            count += 1
+        counts[index] = count
+
+    workers = [threading.Thread(target=run, args=(index,)) for index in range(threads)]
+    for worker in workers:
+        worker.start()
+    began = time.monotonic()
+    deadline = began + seconds
+    start.wait()
+    for worker in workers:
+        worker.join()
+    return sum(counts) / (time.monotonic() - began)
+
+
+# ----------------------------------------------------------------------------------------------- the three ways
+
+
+def direct_pkcs11(provider: Pkcs11Provider, key_id: bytes) -> Callable[[], SignOnce]:
+    """python-pkcs11 alone: a session per thread, the key object found once, CKM_ECDSA over the digest."""
+
+    def make() -> SignOnce:
+        session = provider.token.token.open(rw=True)  # the token is logged in: login belongs to the token
+        key: Any = session.get_key(object_class=ObjectClass.PRIVATE_KEY, id=key_id)
+        return lambda: key.sign(DIGEST, mechanism=Mechanism.ECDSA)
+
+    return make
+
+
+def direct_tpm(tcti: str, blob: bytes) -> Callable[[], SignOnce]:
+    """tpm2-pytss alone: TPM2_Load under the persistent SRK, TPM2_Sign, TPM2_FlushContext, on its own connection."""
+    key = WrappedKey.from_bytes(blob)
+    scheme = signature_scheme(ECDSA, signing=True)
+    lock = threading.Lock()  # one TPM command at a time, as the provider (swtpm has no resource manager)
+    esapi = ESAPI(tcti)
+    parent = esapi.tr_from_tpmpublic(SRK_HANDLE)
+
+    def make() -> SignOnce:
+        def sign() -> None:
+            with lock:
+                handle = esapi.load(parent, key.private, key.public)
+                esapi.tr_set_auth(handle, key.auth)
+                esapi.sign(handle, TPM2B_DIGEST(DIGEST), scheme, NULL_TICKET)
+                esapi.flush_context(handle)
+
+        return sign
+
+    return make
+
+
+def through_provider(provider: KeyStoreProvider, key_name: str) -> Callable[[], SignOnce]:
+    operation = SignHash(key_name, ECDSA, DIGEST)
+    return lambda: lambda: provider.execute(APPLICATION, operation)
+
+
+def through_service(endpoint: str, provider_id: ProviderId, key_name: str) -> Callable[[], SignOnce]:
+    def make() -> SignOnce:
+        client = BasicClient(endpoint, auth=Direct(APPLICATION.identity.name), provider=provider_id)
+
+        def sign() -> None:
+            client.psa_sign_hash(key_name, DIGEST, ECDSA)
+
+        return sign
+
+    return make
+
+
+# ------------------------------------------------------------------------------------------------- the set-up
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One provider kind, ready to be measured three ways."""
+
+    kind: str
+    direct: Callable[[], SignOnce]
+    provider: Callable[[], SignOnce]
+    service: Callable[[], SignOnce]
+
+
+@contextmanager
+def subjects(kinds: list[str], directory: Path, log_level: str) -> Iterator[list[Subject]]:
+    """Start SoftHSM2, swtpm, the providers and one service holding both; a key on each."""
+    with ExitStack() as stack:
+        softhsm = start_softhsm(directory / "softhsm")
+        os.environ["SOFTHSM2_CONF"] = str(softhsm.conf_path)
+        tpm = start_swtpm(directory / "swtpm")
+        stack.callback(tpm.stop)
+        tables = {"pkcs11": softhsm.main.provider_table("pkcs11-provider"), "tpm": tpm.provider_table("tpm-provider")}
+        options: dict[str, dict[str, Any]] = {"pkcs11": softhsm.main.options(), "tpm": tpm.options()}
+
+        (directory / "services").mkdir()
+        services = stack.enter_context(running_services(directory / "services"))
+        service = services(ServiceOptions(log_level=log_level).with_providers(*(tables[kind] for kind in kinds)))
+        provider_ids = {"pkcs11": ProviderId.PKCS11, "tpm": ProviderId.TPM}
+        found: list[Subject] = []
+        for kind in kinds:
+            key_name = f"bench-{kind}-p256"  # one key info manager in the service: names are per application
+            client = BasicClient(service.endpoint, auth=Direct(APPLICATION.identity.name), provider=provider_ids[kind])
+            client.psa_generate_key(key_name, P256_SIGNING)
+
+            kim = SQLiteKeyInfoManager(f"bench-{kind}", directory / f"{kind}.sqlite3")
+            stack.callback(kim.close)
+            provider_type = {"pkcs11": "Pkcs11", "tpm": "Tpm"}[kind]
+            provider = provider_class(provider_type).from_config(
+                f"bench-{kind}", options[kind], kim, ProviderSettings()
+            )
+            stack.callback(provider.close)
+            assert isinstance(provider, KeyStoreProvider)
+            provider.execute(APPLICATION, GenerateKey(key_name, P256_SIGNING))
+            mapping = kim.get(provider.key_identity(APPLICATION, key_name))
+            assert mapping is not None
+            if isinstance(provider, Pkcs11Provider):
+                direct = direct_pkcs11(provider, mapping.key_id)
+            else:
+                assert isinstance(provider, TpmProvider)
+                direct = direct_tpm(tpm.tcti, mapping.key_id)
+            via_service = through_service(service.endpoint, provider_ids[kind], key_name)
+            found.append(Subject(kind, direct, through_provider(provider, key_name), via_service))
+        yield found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of one measurement (default 2)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per figure; the median is kept")
+    parser.add_argument("--threads", type=int, default=1, help="signing threads (direct, provider and clients)")
+    parser.add_argument("--log-level", default="info", help="the service's core_settings.log_level (default info)")
+    parser.add_argument("--providers", default="pkcs11,tpm", help="which of pkcs11,tpm to measure")
+    args = parser.parse_args()
+    kinds = [kind for kind in args.providers.split(",") if kind]
+
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-providers-") as scratch,
+        subjects(kinds, Path(scratch), args.log_level) as measured,
+    ):
+        print(
+            f"ECDSA P-256 SignHash, {args.threads} thread(s), {args.rounds} interleaved rounds of {args.seconds:g} s, "
+            f"service log_level = {args.log_level}"
+        )
+        print(f"{'provider':<8} {'direct/s':>9} {'provider/s':>11} {'ratio':>6} {'service/s':>10} {'ratio':>6}  goal")
+        for subject in measured:
+            ways = ["direct", "provider", "service"]
+            rates: dict[str, list[float]] = {way: [] for way in ways}
+            for round_ in range(args.rounds):
+                for way in ways[round_ % 3 :] + ways[: round_ % 3]:
+                    rates[way].append(measure(getattr(subject, way), args.seconds, args.threads))
+            direct, provider, service = (statistics.median(rates[way]) for way in ("direct", "provider", "service"))
+            goal = GOALS[subject.kind]
+            verdict = "met" if service >= goal * direct else "NOT met"
+            print(
+                f"{subject.kind:<8} {direct:>9.0f} {provider:>11.0f} {provider / direct:>6.2f} "
+                f"{service:>10.0f} {service / direct:>6.2f}  service >= {goal:.0%} of direct: {verdict}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

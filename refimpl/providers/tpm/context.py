@@ -1,0 +1,280 @@
+"""The connection to one TPM: an ESAPI context per TCTI per process, one command at a time, and the storage key.
+
+Parsec's `svc:src/providers/tpm/mod.rs` (one `Mutex<TransientKeyContext>`: "only one request at a time can be
+serviced by this provider"; the owner hierarchy's primary key as the parent of every key) and the swtpm notes of
+providers-on-debian.md §4, for a TPM reached without a resource manager:
+
+* The TPM has three transient object slots. A client that crashed leaves its objects loaded, so the first start in
+  a process flushes every transient object; each operation then loads its key, uses it and flushes it, all under
+  one lock (`TpmContext.loaded`).
+* The parent of every key is the TCG-template ECC P-256 storage root key (SRK). It is deterministic — the same
+  template under the same owner seed gives the same key — so nothing about it needs storing. It is kept persistent
+  at the TCG's SRK handle 0x81000001 (made persistent once, with the owner password), so it costs no transient
+  slot and several processes can share the TPM; if that handle holds some other key, the SRK stays loaded as a
+  transient object instead. Every start still creates it once with the owner password, which checks that password.
+* The SRK and the keys carry `noDA`: their authorisation values are empty (SRK) or 256 random bits (keys), so
+  dictionary-attack counting protects nothing, while a tampered mapping's wrong value would otherwise count towards
+  a lockout of the whole TPM (providers-on-debian.md §4, pitfall 2).
+* tss2 prints a line to stderr for every TPM error, expected or not; unless the operator set TSS2_LOG, it is
+  silenced here, and errors reach the service's own log through the provider instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import ClassVar
+
+os.environ.setdefault("TSS2_LOG", "all+none")
+
+from tpm2_pytss import ESAPI, TSS2_Exception  # after TSS2_LOG is set: tss2 reads it on first use
+from tpm2_pytss.constants import (
+    ESYS_TR,
+    TPM2_CAP,
+    TPM2_ECC,
+    TPM2_HC,
+    TPM2_RC,
+    TPM2_SU,
+    TPMA_OBJECT,
+)
+from tpm2_pytss.types import (
+    TPM2B_ECC_PARAMETER,
+    TPM2B_PRIVATE,
+    TPM2B_PUBLIC,
+    TPM2B_SENSITIVE_CREATE,
+    TPMT_PUBLIC,
+)
+
+from refimpl.identity import Application
+from refimpl.logs import Event, log_event
+from refimpl.providers.pkcs11.secret import Secret
+
+log = logging.getLogger(__name__)
+
+SRK_HANDLE = 0x81000001
+"""The TCG's reserved handle for the storage root key (TCG TPM v2.0 Provisioning Guidance, §7.8)."""
+
+KEY_ATTRIBUTES = (
+    TPMA_OBJECT.FIXEDTPM | TPMA_OBJECT.FIXEDPARENT | TPMA_OBJECT.SENSITIVEDATAORIGIN | TPMA_OBJECT.USERWITHAUTH
+) | TPMA_OBJECT.NODA
+"""What every key generated in the TPM carries, besides SIGN_ENCRYPT and/or DECRYPT."""
+
+
+class TpmUnreachable(Exception):
+    """The TCTI could not be opened or the TPM did not answer (for `skip_if_no_tpm`)."""
+
+
+class HierarchyAuthError(Exception):
+    """The TPM refused a hierarchy password; `hierarchy` is "owner" or "endorsement". Never holds the password."""
+
+    def __init__(self, hierarchy: str, message: str) -> None:
+        super().__init__(message)
+        self.hierarchy = hierarchy
+
+
+def srk_template() -> TPM2B_PUBLIC:
+    """The TCG ECC P-256 storage root key template: restricted decrypt, AES-128-CFB, noDA, zero-filled unique."""
+    attributes = (
+        TPMA_OBJECT.FIXEDTPM
+        | TPMA_OBJECT.FIXEDPARENT
+        | TPMA_OBJECT.SENSITIVEDATAORIGIN
+        | TPMA_OBJECT.USERWITHAUTH
+        | TPMA_OBJECT.NODA
+        | TPMA_OBJECT.RESTRICTED
+        | TPMA_OBJECT.DECRYPT
+    )
+    public = TPMT_PUBLIC.parse("ecc256:aes128cfb", objectAttributes=attributes)
+    public.parameters.eccDetail.curveID = TPM2_ECC.NIST_P256
+    public.unique.ecc.x = TPM2B_ECC_PARAMETER(b"\x00" * 32)
+    public.unique.ecc.y = TPM2B_ECC_PARAMETER(b"\x00" * 32)
+    return TPM2B_PUBLIC(public)
+
+
+def _is_auth_failure(error: TSS2_Exception) -> bool:
+    return error.error in (TPM2_RC.BAD_AUTH, TPM2_RC.AUTH_FAIL)
+
+
+class TpmContext:
+    """One TPM as this process sees it: the ESAPI context, its lock and the parent key. Reference-counted."""
+
+    _open: ClassVar[dict[str, TpmContext]] = {}
+    _registry_lock = threading.Lock()
+
+    def __init__(self, tcti: str) -> None:
+        self.tcti = tcti
+        self.lock = threading.Lock()
+        try:
+            self.esapi = ESAPI(tcti)
+        except TSS2_Exception as error:
+            raise TpmUnreachable(f"cannot open the TCTI {tcti!r}: {error}") from None
+        self.parent = ESYS_TR.NONE
+        self.parent_is_transient = False
+        self.parent_public = TPMT_PUBLIC()
+        self._users = 0
+        try:
+            self._start()
+        except BaseException:
+            self.esapi.close()
+            raise
+
+    @classmethod
+    def acquire(cls, tcti: str, owner_auth: Secret, endorsement_auth: Secret | None) -> TpmContext:
+        """The shared context for `tcti`, with both hierarchy passwords checked by the TPM itself."""
+        with cls._registry_lock:
+            context = cls._open.get(tcti)
+            created = context is None
+            if context is None:
+                context = TpmContext(tcti)
+            try:
+                with context.lock:
+                    context._establish_parent(owner_auth)
+                    if endorsement_auth is not None:
+                        context._check_endorsement(endorsement_auth)
+            except BaseException:
+                if created:
+                    context._close()
+                raise
+            cls._open[tcti] = context
+            context._users += 1
+            return context
+
+    def release(self) -> None:
+        """Drop one user; the last one flushes the transient SRK (if any) and closes the connection."""
+        with self._registry_lock:
+            self._users -= 1
+            if self._users == 0:
+                del self._open[self.tcti]
+                self._close()
+
+    def _close(self) -> None:
+        with self.lock:
+            if self.parent != ESYS_TR.NONE and self.parent_is_transient:
+                self._quietly_flush(self.parent)
+            self.esapi.close()
+
+    # -- start-up -------------------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        """Start the TPM if nobody has, then flush the transient objects crashed clients left behind."""
+        try:
+            self.esapi.startup(TPM2_SU.CLEAR)
+        except TSS2_Exception as error:
+            if error.error != TPM2_RC.INITIALIZE:  # already started: the usual case
+                raise TpmUnreachable(f"the TPM did not start: {error}") from None
+        leaked = self._transient_handles()
+        for handle in leaked:
+            self._quietly_flush(self.esapi.tr_from_tpmpublic(handle))
+        if leaked:
+            log.warning("flushed %d transient objects left loaded in the TPM by another client", len(leaked))
+
+    def _transient_handles(self) -> list[int]:
+        _, data = self.esapi.get_capability(TPM2_CAP.HANDLES, TPM2_HC.TRANSIENT_FIRST, 64)
+        return [int(handle) for handle in data.data.handles]
+
+    def _persistent_handles(self) -> list[int]:
+        _, data = self.esapi.get_capability(TPM2_CAP.HANDLES, TPM2_HC.PERSISTENT_FIRST, 64)
+        return [int(handle) for handle in data.data.handles]
+
+    def _establish_parent(self, owner_auth: Secret) -> None:
+        """Create the SRK with the owner password (which checks it), then use or make the persistent copy."""
+        self.esapi.tr_set_auth(ESYS_TR.OWNER, owner_auth.value)
+        try:
+            with self.hardware(log, None, "TPM2_CreatePrimary"):
+                transient, public, _, _, _ = self.esapi.create_primary(
+                    TPM2B_SENSITIVE_CREATE(), srk_template(), ESYS_TR.OWNER
+                )
+        except TSS2_Exception as error:
+            if _is_auth_failure(error):
+                raise HierarchyAuthError("owner", "the TPM refused the owner hierarchy password") from None
+            raise
+        try:
+            if self.parent != ESYS_TR.NONE:  # a second provider on this TPM: the password was all to check
+                self._quietly_flush(transient)
+                return
+            self.parent_public = public.publicArea
+            self.parent, self.parent_is_transient = self._persistent_srk(transient, public)
+        finally:
+            self.esapi.tr_set_auth(ESYS_TR.OWNER, b"")
+
+    def _persistent_srk(self, transient: ESYS_TR, public: TPM2B_PUBLIC) -> tuple[ESYS_TR, bool]:
+        """The SRK at 0x81000001 (made persistent if the handle is free); the transient one if it is taken."""
+        if SRK_HANDLE in self._persistent_handles():
+            persistent = self.esapi.tr_from_tpmpublic(SRK_HANDLE)
+            if bytes(self.esapi.tr_get_name(persistent)) == bytes(public.get_name()):
+                self._quietly_flush(transient)
+                return persistent, False
+            self.esapi.tr_close(persistent)
+            log.warning("handle 0x%08x holds another key; keeping the storage key loaded as a transient", SRK_HANDLE)
+            return transient, True
+        try:
+            with self.hardware(log, None, "TPM2_EvictControl"):
+                persistent = self.esapi.evict_control(ESYS_TR.OWNER, transient, SRK_HANDLE)
+        except TSS2_Exception as error:
+            log.warning("cannot make the storage key persistent (%s); keeping it loaded as a transient", error)
+            return transient, True
+        self._quietly_flush(transient)
+        return persistent, False
+
+    def _check_endorsement(self, endorsement_auth: Secret) -> None:
+        """Use the endorsement hierarchy once with its password, so a wrong one stops start-up."""
+        self.esapi.tr_set_auth(ESYS_TR.ENDORSEMENT, endorsement_auth.value)
+        try:
+            with self.hardware(log, None, "TPM2_CreatePrimary"):
+                handle, _, _, _, _ = self.esapi.create_primary(
+                    TPM2B_SENSITIVE_CREATE(), srk_template(), ESYS_TR.ENDORSEMENT
+                )
+            self._quietly_flush(handle)
+        except TSS2_Exception as error:
+            if _is_auth_failure(error):
+                raise HierarchyAuthError("endorsement", "the TPM refused the endorsement hierarchy password") from None
+            raise
+        finally:
+            self.esapi.tr_set_auth(ESYS_TR.ENDORSEMENT, b"")
+
+    def _quietly_flush(self, handle: ESYS_TR) -> None:
+        try:
+            self.esapi.flush_context(handle)
+        except TSS2_Exception as error:
+            log.debug("flushing a TPM object failed: %s", error)
+
+    # -- operations -------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def hardware(
+        self, logger: logging.Logger, application: Application | None, command: str, provider: str = ""
+    ) -> Iterator[None]:
+        """The M-4 events around TPM commands: issued before, received after (also when the TPM says no)."""
+        identity = application.identity if application is not None else None
+        log_event(logger, Event.HARDWARE_COMMAND_ISSUED, identity, command=command, provider=provider)
+        outcome = "ok"
+        try:
+            yield
+        except TSS2_Exception as error:
+            outcome = f"0x{error.rc:x}"
+            raise
+        finally:
+            log_event(
+                logger, Event.HARDWARE_COMMAND_RECEIVED, identity, command=command, provider=provider, result=outcome
+            )
+
+    @contextmanager
+    def loaded(self, private: TPM2B_PRIVATE, public: TPM2B_PUBLIC, auth: bytes) -> Iterator[ESYS_TR]:
+        """Load a wrapped key under the SRK, yield its handle, flush it. Call with `lock` held."""
+        handle = self.esapi.load(self.parent, private, public)
+        try:
+            self.esapi.tr_set_auth(handle, auth)
+            yield handle
+        finally:
+            self.esapi.flush_context(handle)
+
+    @contextmanager
+    def loaded_public(self, public: TPM2B_PUBLIC) -> Iterator[ESYS_TR]:
+        """Load a public key into the NULL hierarchy, yield its handle, flush it. Call with `lock` held."""
+        handle = self.esapi.load_external(public)
+        try:
+            yield handle
+        finally:
+            self.esapi.flush_context(handle)
