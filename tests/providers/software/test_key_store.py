@@ -131,6 +131,7 @@ def test_widening_the_policy_in_the_mapping_grants_nothing(
     assert mapping is not None
     everything = UsageFlags(export=True, sign_hash=True, verify_hash=True, sign_message=True)
     widened = replace(mapping.attributes, policy=replace(mapping.attributes.policy, usage_flags=everything))
+    key_info_manager.remove(identity)  # the attacker rewrites the stored mapping (insert never overwrites)
     key_info_manager.insert(identity, KeyMapping(mapping.key_id, widened))
     software.close()
 

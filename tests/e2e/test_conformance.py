@@ -1,0 +1,175 @@
+"""An independent client's conformance sequence against `parsec-tm serve`, with Direct and with UnixPeerCredentials.
+
+The client is `parsec_raw_client` (standard library only, no code shared with `refimpl`); the expected statuses are
+those of Parsec's own e2e suite (parsec-facts §7.1): the raw-header basic tests, the normal tests of the key life
+cycle and signatures, and the multitenancy tests (two tenants with the same key name, an admin listing and
+deleting clients). With UnixPeerCredentials the tenants are real Unix users created for the test, each request
+sent by a process running as that user; the admin is root (uid 0). The service is configured in Parsec's schema.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+
+from tests.e2e import parsec_raw_client as raw
+from tests.e2e.helpers import UnixUser, run_as
+from tests.fixtures.service import ServiceFactory, ServiceHandle, ServiceOptions
+
+pytestmark = pytest.mark.e2e
+
+DIGEST = hashlib.sha256(b"conformance").digest()
+CORE_OPCODES = {raw.PING, raw.LIST_PROVIDERS, raw.LIST_OPCODES, raw.LIST_AUTHENTICATORS, raw.LIST_KEYS}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A client of the sequence: its application name as the service sees it, and how it sends a request."""
+
+    name: str
+    auth_type: int
+    auth: bytes
+    send: Callable[[bytes], bytes]
+
+    def ask(self, provider: int, opcode: int, body: bytes = b"", **header: Any) -> tuple[int, bytes]:
+        header.setdefault("auth_type", self.auth_type)
+        auth = header.pop("auth", self.auth)
+        fields, reply_body = raw.parse(self.send(raw.request(provider, opcode, body, auth=auth, **header)))
+        return fields["status"], reply_body
+
+
+class Sequence:
+    """Runs steps and records every status that differs from Parsec's, so one run reports them all."""
+
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+
+    def expect(self, step: str, got: tuple[int, bytes], status: int) -> bytes:
+        if got[0] != status:
+            self.failures.append(f"{step}: status {got[0]}, Parsec answers {status}")
+        return got[1]
+
+    def check(self, step: str, condition: bool) -> None:
+        if not condition:
+            self.failures.append(f"{step}: wrong result")
+
+
+def verifies(point: bytes, signature: bytes) -> bool:
+    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    der = encode_dss_signature(int.from_bytes(signature[:32]), int.from_bytes(signature[32:]))
+    try:
+        key.verify(der, DIGEST, ec.ECDSA(Prehashed(hashes.SHA256())))
+    except Exception:
+        return False
+    return True
+
+
+def field(body: bytes, number: int) -> Any:
+    return next(value for key, value in raw.read_fields(body) if key == number)
+
+
+def run_sequence(a: Identity, b: Identity, admin: Identity, auth_id: int) -> list[str]:
+    s = Sequence()
+    # ---- basic: raw-header tests (basic.rs, ping.rs), sent by tenant A
+    s.check("ping", s.expect("ping", a.ask(raw.CORE, raw.PING, auth_type=raw.NO_AUTH, auth=b""), 0) == b"\x08\x01")
+    s.expect("ping with authentication", a.ask(raw.CORE, raw.PING), 0)
+    s.expect("mangled_ping", a.ask(raw.CORE, raw.PING, bytes.fromhex("1122334455")), 7)
+    s.expect("invalid_provider", a.ask(0xFF, raw.PING), 6)
+    s.expect("provider_not_registered", a.ask(raw.TPM, raw.GENERATE_RANDOM, raw.field_varint(1, 8)), 5)
+    s.expect("invalid_content_type", a.ask(raw.CORE, raw.PING, content_type=0xFF), 2)
+    s.expect("invalid_accept_type", a.ask(raw.CORE, raw.PING, accept_type=0xFF), 3)
+    s.expect("invalid_body_len", a.ask(raw.CORE, raw.PING, body_len=0xFFFF), 15)
+    s.expect("invalid_auth_len", a.ask(raw.CORE, raw.PING, auth_len=0xFFFF), 15)
+    s.expect("invalid_opcode", a.ask(raw.CORE, 0xFFFF), 9)
+    s.expect("invalid_authenticator", a.ask(raw.CORE, raw.PING, auth_type=0xFF), 12)
+    s.expect("authenticator_not_registered", a.ask(raw.CORE, raw.PING, auth_type=raw.JWT), 13)
+    s.expect("flags_ignored", a.ask(raw.CORE, raw.PING, flags=0xFFFF), 0)
+    s.expect("status_ignored", a.ask(raw.CORE, raw.PING, status=0xFFFF), 0)
+    s.expect("reserved_fields_not_zero1", a.ask(raw.CORE, raw.PING, reserved=(1, 0)), 17)
+    s.expect("reserved_fields_not_zero2", a.ask(raw.CORE, raw.PING, reserved=(0, 1)), 17)
+
+    # ---- normal: discovery, key life cycle, signatures (normal.rs, create_destroy_key.rs, asym_sign_verify.rs)
+    providers = s.expect("list_providers", a.ask(raw.CORE, raw.LIST_PROVIDERS), 0)
+    ids = [dict(raw.read_fields(info)).get(7, 0) for key, info in raw.read_fields(providers) if key == 1]
+    s.check("list_providers: Core is last", ids[-1:] == [raw.CORE] and raw.MBED_CRYPTO in ids)
+    core = s.expect("list_opcodes(core)", a.ask(raw.CORE, raw.LIST_OPCODES, raw.list_opcodes(raw.CORE)), 0)
+    s.check("list_opcodes(core) is Parsec's set", set(raw.packed_varints(field(core, 1))) == CORE_OPCODES)
+    authenticators = s.expect("list_authenticators", a.ask(raw.CORE, raw.LIST_AUTHENTICATORS), 0)
+    s.check("list_authenticators", dict(raw.read_fields(field(authenticators, 1))).get(5) == auth_id)
+    s.expect("generate_key", a.ask(raw.MBED_CRYPTO, raw.GENERATE_KEY, raw.generate_key("k")), 0)
+    s.expect("generate_key twice", a.ask(raw.MBED_CRYPTO, raw.GENERATE_KEY, raw.generate_key("k")), 1139)
+    point_a = field(s.expect("export_public_key", a.ask(raw.MBED_CRYPTO, raw.EXPORT_PUBLIC_KEY,
+                                                         raw.key_name_only("k")), 0), 1)
+    signature = field(s.expect("sign_hash", a.ask(raw.MBED_CRYPTO, raw.SIGN_HASH, raw.sign_hash("k", DIGEST)), 0), 1)
+    s.check("sign_hash: the signature verifies", verifies(point_a, signature))
+    s.expect("verify_hash", a.ask(raw.MBED_CRYPTO, raw.VERIFY_HASH, raw.verify_hash("k", DIGEST, signature)), 0)
+    forged = bytes([signature[0] ^ 0xFF]) + signature[1:]
+    s.expect("verify_hash forged", a.ask(raw.MBED_CRYPTO, raw.VERIFY_HASH, raw.verify_hash("k", DIGEST, forged)), 1149)
+    keys = s.expect("list_keys", a.ask(raw.CORE, raw.LIST_KEYS), 0)
+    names = [field(info, 2) for key, info in raw.read_fields(keys) if key == 1]
+    s.check("list_keys shows the key", names == [b"k"])
+    s.expect("invalid_provider_list_keys", a.ask(raw.MBED_CRYPTO, raw.LIST_KEYS), 1134)
+    s.expect("invalid_provider_list_clients", a.ask(raw.MBED_CRYPTO, raw.LIST_CLIENTS), 1134)
+    s.expect("key operation without authentication",
+             a.ask(raw.MBED_CRYPTO, raw.GENERATE_KEY, raw.generate_key("x"), auth_type=raw.NO_AUTH, auth=b""), 19)
+    s.expect("list_clients by a tenant", a.ask(raw.CORE, raw.LIST_CLIENTS), 21)
+
+    # ---- multitenancy (auth.rs two_auths_same_key_name, delete_wrong_key; multitenancy.rs; list_and_delete_clients)
+    s.expect("B signs with A's key name", b.ask(raw.MBED_CRYPTO, raw.SIGN_HASH, raw.sign_hash("k", DIGEST)), 1140)
+    s.expect("delete_wrong_key", b.ask(raw.MBED_CRYPTO, raw.DESTROY_KEY, raw.key_name_only("k")), 1140)
+    s.expect("B generates the same key name", b.ask(raw.MBED_CRYPTO, raw.GENERATE_KEY, raw.generate_key("k")), 0)
+    point_b = field(s.expect("B exports its key", b.ask(raw.MBED_CRYPTO, raw.EXPORT_PUBLIC_KEY,
+                                                         raw.key_name_only("k")), 0), 1)
+    s.check("the two keys differ", point_a != point_b)
+    clients = s.expect("list_clients by the admin", admin.ask(raw.CORE, raw.LIST_CLIENTS), 0)
+    listed = [value.decode() for key, value in raw.read_fields(clients) if key == 1]
+    s.check("list_clients names both tenants, sorted", listed == sorted({a.name, b.name}))
+    s.expect("delete_client by the admin", admin.ask(raw.CORE, raw.DELETE_CLIENT, raw.delete_client(a.name)), 0)
+    s.expect("A's key is gone", a.ask(raw.MBED_CRYPTO, raw.SIGN_HASH, raw.sign_hash("k", DIGEST)), 1140)
+    signature_b = field(s.expect("B's key is untouched", b.ask(raw.MBED_CRYPTO, raw.SIGN_HASH,
+                                                                raw.sign_hash("k", DIGEST)), 0), 1)
+    s.check("B's signature verifies with B's key", verifies(point_b, signature_b))
+    s.expect("destroy_key", b.ask(raw.MBED_CRYPTO, raw.DESTROY_KEY, raw.key_name_only("k")), 0)
+    s.expect("destroy_key twice", b.ask(raw.MBED_CRYPTO, raw.DESTROY_KEY, raw.key_name_only("k")), 1140)
+    return s.failures
+
+
+def options(auth_type: str, admin: str) -> ServiceOptions:
+    return ServiceOptions(auth_type=auth_type, admins=(admin,), timeout_ms=300)
+
+
+@pytest.mark.threat("A1-S-1", "A1-E-1", "M-5")
+def test_conformance_with_direct_authentication(service_factory: ServiceFactory) -> None:
+    service = service_factory(options("Direct", "admin"))
+    path = str(service.socket_path)
+
+    def direct(name: str) -> Identity:
+        return Identity(name, raw.DIRECT, name.encode(), lambda data: raw.exchange(path, data))
+
+    assert run_sequence(direct("tenant-a"), direct("tenant-b"), direct("admin"), raw.DIRECT) == []
+
+
+@pytest.mark.threat("A1-S-1", "A1-E-1", "M-5")
+def test_conformance_with_unix_peer_credentials(
+    service_factory: ServiceFactory, unix_users: tuple[UnixUser, UnixUser]
+) -> None:
+    service = service_factory(options("UnixPeerCredentials", "0"))
+    root = UnixUser("root", 0, 0)
+    identities = [peer(service, user) for user in (*unix_users, root)]
+    assert run_sequence(*identities, raw.UNIX_PEER_CREDENTIALS) == []
+
+
+def peer(service: ServiceHandle, user: UnixUser) -> Identity:
+    """An identity whose requests come from a process running as `user` (root sends from this process)."""
+    path = str(service.socket_path)
+    if user.uid == 0:
+        return Identity("0", raw.UNIX_PEER_CREDENTIALS, user.auth, lambda data: raw.exchange(path, data))
+    return Identity(str(user.uid), raw.UNIX_PEER_CREDENTIALS, user.auth,
+                    lambda data: run_as(user, service.socket_path, [data])[0])
