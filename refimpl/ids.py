@@ -9,6 +9,11 @@ from __future__ import annotations
 from enum import IntEnum
 
 
+def camel_case(constant: str) -> str:
+    """PSA_ERROR_DOES_NOT_EXIST → PsaErrorDoesNotExist: Parsec's names for our enum members."""
+    return "".join(part.capitalize() for part in constant.split("_"))
+
+
 class Opcode(IntEnum):
     """Operation codes (u32 on the wire). 0x16/0x17 (MAC) exist in the book but not in Parsec's enum."""
 
@@ -41,6 +46,11 @@ class Opcode(IntEnum):
     ATTEST_KEY = 0x001E
     PREPARE_KEY_ATTESTATION = 0x001F
     CAN_DO_CRYPTO = 0x0020
+
+    @property
+    def parsec_name(self) -> str:
+        """Parsec's Rust variant name (`PsaSignHash`), as its logs and the formal model print it."""
+        return camel_case(self.name)
 
     @property
     def is_core(self) -> bool:
@@ -165,7 +175,7 @@ class Status(IntEnum):
     @property
     def parsec_name(self) -> str:
         """Parsec's CamelCase name (`PsaErrorDoesNotExist`), as in its status-code table and the formal model."""
-        return "".join(part.capitalize() for part in self.name.split("_"))
+        return camel_case(self.name)
 
     @classmethod
     def from_parsec_name(cls, name: str) -> Status:
