@@ -6,14 +6,29 @@ keys are not an error: each one becomes a warning naming the key (collected in `
 service once logging is set up). An invalid value raises `ConfigError` with the dotted path of the key and what to
 write instead, e.g. `core_settings.thread_pool_size: must be a positive integer, got -1`.
 
-`[authenticator]` is one table, as in Parsec; `Config.authenticators` is already a tuple so that a later
-`[[authenticator]]` array fits without changing the readers. Provider tables are checked against the provider
-class's `CONFIG_KEYS`; the provider's own `from_config` (called by the service) validates the values.
+Provider tables are checked against the provider class's `CONFIG_KEYS`; the provider's own `from_config` (called
+by the service) validates the values.
+
+Extensions to Parsec's schema (issue "The Identity Provider deployment"), each optional, so that every Parsec
+config still loads unchanged:
+
+* Several authenticators at once (Parsec's issue #271): an `[[authenticator]]` array of tables, each with the keys
+  of Parsec's single `[authenticator]` table and its own `admins`. Each auth type may appear once (a request picks
+  its authenticator by the header's auth type), the two forms cannot be mixed, and the keys of all applications are
+  kept apart by authenticator — which only the SQLite key info manager can do (its schema stores
+  `authenticator_id`; the OnDisk layout has no place for it), so several authenticators with an OnDisk manager in
+  use is refused.
+* O-10 as config: `[listener] socket_group` (a group name or number) and `socket_mode` (octal digits in a string,
+  e.g. "0660"; default "0666" as Parsec, or "0660" when a group is set). Parsec leaves its socket 0666 and restricts
+  access with the directory around it (parsec-facts §5.7); these keys put the same restriction on the socket itself.
+* `[authenticator] max_failures` and `failure_window` (seconds) for JwtSvid: its M-2 failure limit per Unix user.
 """
 
 from __future__ import annotations
 
+import grp
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +49,18 @@ SUN_PATH_MAX = 107
 """Longest Unix socket path Linux accepts (sun_path is 108 bytes including the terminating NUL)."""
 
 PROVIDER_COMMON_KEYS = frozenset({"provider_type", "name", "key_info_manager"})
+AUTHENTICATOR_KEYS = frozenset({"auth_type", "admins"})
+AUTHENTICATOR_TYPE_KEYS = {
+    "Direct": frozenset(),
+    "UnixPeerCredentials": frozenset(),
+    "JwtSvid": frozenset({"workload_endpoint", "max_failures", "failure_window"}),
+}
+"""The keys an authenticator table accepts besides auth_type and admins; others warn as unknown."""
+PARSEC_SOCKET_MODE = 0o666
+"""Parsec's socket mode (svc:src/front/domain_socket.rs): anyone may connect; the directory restricts (§5.7)."""
+GROUP_SOCKET_MODE = 0o660
+"""The socket mode when `socket_group` is set and `socket_mode` is not: the owner and the group read and write."""
+_OCTAL_MODE = re.compile(r"0?[0-7]{3}")
 
 
 @dataclass(frozen=True)
@@ -55,20 +82,40 @@ class CoreSettings:
 
 @dataclass(frozen=True)
 class ListenerConfig:
-    """`[listener]` (parsec-facts §5.2). `timeout` is the per-connection read and write timeout in ms."""
+    """`[listener]` (parsec-facts §5.2). `timeout` is the per-connection read and write timeout in ms.
+
+    `socket_gid` and `socket_mode` are the O-10 extension: the socket file's group (None: the service's own) and
+    permission bits; `socket_group` is the group as written in the config, for messages.
+    """
 
     timeout: int
     socket_path: Path = DEFAULT_SOCKET_PATH
     listener_type: str = "DomainSocket"
+    socket_group: str | None = None
+    socket_gid: int | None = None
+    socket_mode: int = PARSEC_SOCKET_MODE
 
 
 @dataclass(frozen=True)
 class AuthenticatorConfig:
-    """`[authenticator]` (parsec-facts §5.3): the authenticator type and its admins (names, matched exactly)."""
+    """One authenticator (parsec-facts §5.3): its type and admins (names, matched exactly), and its options.
+
+    `index` is its place in an `[[authenticator]]` array, or None for Parsec's single `[authenticator]` table.
+    `max_failures` and `failure_window` (JwtSvid only) override the M-2 failure limit; None keeps the default.
+    """
 
     auth_type: str
     admins: tuple[str, ...] = ()
     workload_endpoint: str | None = None
+    index: int | None = None
+    max_failures: int | None = None
+    failure_window: float | None = None
+
+    def key(self, option: str) -> str:
+        """The dotted config key of one option: `authenticator.admins`, or `authenticator[1] (JwtSvid).admins`."""
+        if self.index is None:
+            return f"authenticator.{option}"
+        return f"authenticator[{self.index}] ({self.auth_type}).{option}"
 
 
 @dataclass(frozen=True)
@@ -134,8 +181,18 @@ def load_config(path: Path) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
+        if _HEADER_SINGLE.search(text) and _HEADER_ARRAY.search(text):
+            raise ConfigError(
+                "authenticator",
+                "is written both as one [authenticator] table and as [[authenticator]] tables; use one form: "
+                "[authenticator] for one authenticator (Parsec's), or only [[authenticator]] tables for several",
+            ) from None
         raise ConfigError("--config", f"{path} is not valid TOML: {error}") from None
     return parse_config(data, path)
+
+
+_HEADER_SINGLE = re.compile(r"^\s*\[\s*authenticator\s*\]", re.MULTILINE)
+_HEADER_ARRAY = re.compile(r"^\s*\[\[\s*authenticator\s*\]\]", re.MULTILINE)
 
 
 def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
@@ -147,7 +204,29 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     authenticators = _authenticators(data.get("authenticator"), warnings)
     key_managers = _key_managers(data.get("key_manager", []), warnings)
     providers = _providers(data.get("provider"), {manager.name for manager in key_managers}, warnings)
+    _check_namespaces(authenticators, key_managers, providers)
     return Config(core, listener, authenticators, key_managers, providers, tuple(warnings), path)
+
+
+def _check_namespaces(
+    authenticators: tuple[AuthenticatorConfig, ...],
+    key_managers: tuple[KeyManagerConfig, ...],
+    providers: tuple[ProviderConfig, ...],
+) -> None:
+    """Several authenticators need key info managers that keep their applications apart: SQLite, not OnDisk."""
+    if len(authenticators) < 2:
+        return
+    used = {provider.key_info_manager for provider in providers}
+    for manager in key_managers:
+        if manager.manager_type == "OnDisk" and manager.name in used:
+            types = ", ".join(entry.auth_type for entry in authenticators)
+            raise ConfigError(
+                f"key_manager[{manager.index}] ({manager.name}).manager_type",
+                f"OnDisk cannot keep the keys of several authenticators ({types}) apart: its layout (Parsec's) "
+                'names a key by application name and provider only, so an application called "alice" under one '
+                'authenticator would own the keys of "alice" under another. Use manager_type = "SQLite", whose '
+                "records carry the authenticator, or configure a single [authenticator]",
+            )
 
 
 # ------------------------------------------------------------------------------------------- sections
@@ -175,7 +254,8 @@ def _core_settings(table: Mapping[str, Any], warnings: list[str]) -> CoreSetting
 
 
 def _listener(table: Mapping[str, Any], warnings: list[str]) -> ListenerConfig:
-    _warn_unknown(table, {"listener_type", "timeout", "socket_path"}, "listener.", warnings)
+    known = {"listener_type", "timeout", "socket_path", "socket_group", "socket_mode"}
+    _warn_unknown(table, known, "listener.", warnings)
     if "listener_type" not in table:
         raise ConfigError("listener.listener_type", 'is required; write listener_type = "DomainSocket"')
     listener_type = _str(table["listener_type"], "listener.listener_type")
@@ -191,42 +271,100 @@ def _listener(table: Mapping[str, Any], warnings: list[str]) -> ListenerConfig:
             raise ConfigError(
                 "listener.socket_path", f"is {len(os.fsencode(socket_path))} bytes; Unix sockets allow {SUN_PATH_MAX}"
             )
-    return ListenerConfig(timeout=timeout, socket_path=socket_path, listener_type=listener_type)
+    group, gid = None, None
+    if "socket_group" in table:
+        group = _str(table["socket_group"], "listener.socket_group")
+        gid = _group_id(group, "listener.socket_group")
+    mode = GROUP_SOCKET_MODE if gid is not None else PARSEC_SOCKET_MODE
+    if "socket_mode" in table:
+        mode = _mode(table["socket_mode"], "listener.socket_mode")
+    return ListenerConfig(timeout, socket_path, listener_type, group, gid, mode)
+
+
+def _group_id(group: str, key: str) -> int:
+    """The gid of a group name (or of a decimal gid) that exists on this system."""
+    try:
+        return grp.getgrgid(int(group)).gr_gid if group.isdecimal() else grp.getgrnam(group).gr_gid
+    except (KeyError, OverflowError):
+        raise ConfigError(
+            key, f"there is no group {group!r} on this system; create it (groupadd {group}) or name an existing group"
+        ) from None
+
+
+def _mode(value: Any, key: str) -> int:
+    """Permission bits written as octal digits in a string ("0660"); a TOML number would read 660 as decimal."""
+    if not isinstance(value, str) or not _OCTAL_MODE.fullmatch(value):
+        raise ConfigError(key, f'must be permission bits as octal digits in a string, like "0660", got {value!r}')
+    return int(value, 8)
 
 
 def _authenticators(value: Any, warnings: list[str]) -> tuple[AuthenticatorConfig, ...]:
+    """Parsec's one `[authenticator]` table, or an `[[authenticator]]` array with each auth type at most once."""
     if value is None:
-        raise ConfigError("authenticator", 'is required; e.g. [authenticator] auth_type = "UnixPeerCredentials"')
-    if isinstance(value, list):
-        raise ConfigError("authenticator", "must be one [authenticator] table: only one authenticator can be active")
-    if not isinstance(value, dict):
-        raise ConfigError("authenticator", f"must be a table, got {_kind(value)}")
-    _warn_unknown(value, {"auth_type", "admins", "workload_endpoint"}, "authenticator.", warnings)
-    if "auth_type" not in value:
-        raise ConfigError("authenticator.auth_type", f"is required; one of {', '.join(AUTH_TYPES)}")
-    auth_type = _str(value["auth_type"], "authenticator.auth_type")
+        raise ConfigError(
+            "authenticator",
+            'is required; e.g. [authenticator] auth_type = "UnixPeerCredentials", or several [[authenticator]] tables',
+        )
+    if isinstance(value, dict):
+        return (_authenticator(value, None, warnings),)
+    if not isinstance(value, list):
+        raise ConfigError(
+            "authenticator",
+            f"must be a table ([authenticator]) or an array of tables ([[authenticator]]), got {_kind(value)}",
+        )
+    if not value:
+        raise ConfigError("authenticator", "the [[authenticator]] array is empty; configure at least one")
+    entries: list[AuthenticatorConfig] = []
+    for index, table in enumerate(value):
+        if not isinstance(table, dict):
+            raise ConfigError(f"authenticator[{index}]", f"must be a table, got {_kind(table)}")
+        entry = _authenticator(table, index, warnings)
+        for earlier in entries:
+            if earlier.auth_type == entry.auth_type:
+                raise ConfigError(
+                    entry.key("auth_type"),
+                    f"{entry.auth_type} is configured twice (also {earlier.key('auth_type')}): a request picks its "
+                    "authenticator by the auth type in its header, so each type can be configured once; put all "
+                    "its admins in one table",
+                )
+        entries.append(entry)
+    return tuple(entries)
+
+
+def _authenticator(table: Mapping[str, Any], index: int | None, warnings: list[str]) -> AuthenticatorConfig:
+    where = "authenticator" if index is None else f"authenticator[{index}]"
+    if "auth_type" not in table:
+        raise ConfigError(f"{where}.auth_type", f"is required; one of {', '.join(AUTH_TYPES)}")
+    auth_type = _str(table["auth_type"], f"{where}.auth_type")
     if auth_type not in AUTH_TYPES:
-        raise ConfigError("authenticator.auth_type", f"must be one of {', '.join(AUTH_TYPES)}, got {auth_type!r}")
+        raise ConfigError(f"{where}.auth_type", f"must be one of {', '.join(AUTH_TYPES)}, got {auth_type!r}")
+    entry = AuthenticatorConfig(auth_type, index=index)
+    prefix = entry.key("")
+    _warn_unknown(table, AUTHENTICATOR_KEYS | AUTHENTICATOR_TYPE_KEYS[auth_type], prefix, warnings)
     admins: list[str] = []
-    raw_admins = value.get("admins", [])
+    raw_admins = table.get("admins", [])
     if not isinstance(raw_admins, list):
         example = '[{ name = "admin" }]'
-        raise ConfigError("authenticator.admins", f"must be an array of tables like {example}, got {_kind(raw_admins)}")
-    for index, admin in enumerate(raw_admins):
-        key = f"authenticator.admins[{index}]"
+        raise ConfigError(entry.key("admins"), f"must be an array of tables like {example}, got {_kind(raw_admins)}")
+    for position, admin in enumerate(raw_admins):
+        key = f"{entry.key('admins')}[{position}]"
         if not isinstance(admin, dict) or "name" not in admin:
             raise ConfigError(key, 'must be a table with a name, like { name = "admin" }')
         _warn_unknown(admin, {"name"}, f"{key}.", warnings)
         admins.append(_str(admin["name"], f"{key}.name"))
-    workload_endpoint = None
-    if "workload_endpoint" in value:
-        workload_endpoint = _str(value["workload_endpoint"], "authenticator.workload_endpoint")
-    if auth_type == "JwtSvid" and workload_endpoint is None:
-        raise ConfigError(
-            "authenticator.workload_endpoint",
-            'is required for JwtSvid, e.g. "unix:///run/spire/sockets/agent.sock"',
-        )
-    return (AuthenticatorConfig(auth_type, tuple(admins), workload_endpoint),)
+    values: dict[str, Any] = {}
+    if auth_type == "JwtSvid":
+        if "workload_endpoint" not in table:
+            raise ConfigError(
+                entry.key("workload_endpoint"),
+                'is required for JwtSvid, e.g. "unix:///run/spire/sockets/agent.sock"',
+            )
+        values["workload_endpoint"] = _str(table["workload_endpoint"], entry.key("workload_endpoint"))
+        if "max_failures" in table:
+            values["max_failures"] = _int(table["max_failures"], entry.key("max_failures"), minimum=1)
+        if "failure_window" in table:
+            values["failure_window"] = _seconds(table["failure_window"], entry.key("failure_window"))
+    return AuthenticatorConfig(auth_type, tuple(admins), index=index, **values)
 
 
 def _key_managers(value: Any, warnings: list[str]) -> tuple[KeyManagerConfig, ...]:
@@ -336,6 +474,12 @@ def _int(value: Any, key: str, *, minimum: int) -> int:
     return value
 
 
+def _seconds(value: Any, key: str) -> float:
+    if type(value) not in (int, float) or not 0 < value < float("inf"):
+        raise ConfigError(key, f"must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
 def _str(value: Any, key: str) -> str:
     if not isinstance(value, str):
         raise ConfigError(key, f"must be a string, got {_kind(value)} {value!r}")
@@ -349,7 +493,10 @@ def _path(value: Any, key: str) -> Path:
     return Path(text)
 
 
+_KINDS: dict[type, str] = {
+    dict: "a table", list: "an array", str: "a string", bool: "a boolean", int: "an integer", float: "a number"
+}
+
+
 def _kind(value: Any) -> str:
-    return {dict: "a table", list: "an array", str: "a string", bool: "a boolean", int: "an integer"}.get(
-        type(value), type(value).__name__
-    )
+    return _KINDS.get(type(value), type(value).__name__)

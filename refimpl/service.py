@@ -2,7 +2,9 @@
 
 Parsec's `main.rs` and `ServiceBuilder` (svc:src/bin/main.rs, svc:src/utils/service_builder.rs; parsec-facts §5,
 §5.6). The pipeline is the seed's dataflow diagram in order: listener → thread pool (M-0) → front-end handler →
-authenticator → dispatcher → back-end handlers → providers (Core last) → key info managers. At start each
+authenticators → dispatcher → back-end handlers → providers (Core last) → key info managers. Every configured
+authenticator is built (one `[authenticator]`, or several `[[authenticator]]`); the front end picks one by the
+request header's auth type, and ListAuthenticators lists them all in config order. At start each
 key-storing provider sweeps its store (mappings whose key is gone are dropped, keys no mapping names are
 destroyed), so a crash between two steps of a key's creation or destruction orphans nothing.
 
@@ -110,7 +112,7 @@ def build_pipeline(
     """
     core_settings = config.core_settings
     authenticators = build_authenticators(config)
-    authenticator_id = int(authenticators[0].AUTH_TYPE)
+    authenticator_id = int(authenticators[0].AUTH_TYPE)  # OnDisk stores: config.py allows one authenticator only
     managers: dict[str, KeyInfoManager] = {}
     providers: list[Provider] = []
     try:
@@ -140,9 +142,7 @@ def build_pipeline(
             log_error_details=core_settings.log_error_details,
         )
         if listener is None:
-            listener = DomainSocketListener.open(
-                config.listener.socket_path, config.listener.timeout, allow_activation=allow_activation
-            )
+            listener = open_listener(config, allow_activation=allow_activation)
     except BaseException:
         for authenticator in authenticators:
             authenticator.close()
@@ -155,12 +155,38 @@ def build_pipeline(
     return Pipeline(config, authenticators, list(managers.values()), providers, core, front_end, listener, pool)
 
 
+def open_listener(config: Config, *, allow_activation: bool) -> DomainSocketListener:
+    """The socket of `[listener]`, with its O-10 group and mode."""
+    listener = config.listener
+    return DomainSocketListener.open(
+        listener.socket_path,
+        listener.timeout,
+        allow_activation=allow_activation,
+        mode=listener.socket_mode,
+        gid=listener.socket_gid,
+    )
+
+
 def build_authenticators(config: Config) -> list[Authenticator]:
-    authenticators = [authenticator_class(entry.auth_type).from_config(entry) for entry in config.authenticators]
+    """Every configured authenticator, in config order; if one fails to start, those built are closed again."""
+    authenticators: list[Authenticator] = []
+    try:
+        for entry in config.authenticators:
+            cls = authenticator_class(entry.auth_type, entry.key("auth_type"))
+            authenticators.append(cls.from_config(entry))
+    except BaseException:
+        for authenticator in authenticators:
+            authenticator.close()
+        raise
     if any(authenticator.AUTH_TYPE == AuthType.DIRECT for authenticator in authenticators):
         log.warning(
             "the Direct authenticator trusts any name a client sends; use it for tests only "
             "(see Parsec's secure deployment guide)"
+        )
+    if len(authenticators) > 1:
+        log.info(
+            "authenticators: %s; each application's keys are kept apart by authenticator",
+            ", ".join(authenticator.AUTH_TYPE.name for authenticator in authenticators),
         )
     return authenticators
 
@@ -247,9 +273,7 @@ class Service:
             listener, threads, providers = self.pipeline.listener, self.pipeline.pool.size, self.pipeline.providers
         else:
             check_multi_process(config)
-            listener = DomainSocketListener.open(
-                config.listener.socket_path, config.listener.timeout, allow_activation=allow_activation
-            )
+            listener = open_listener(config, allow_activation=allow_activation)
             self.listener = listener
             sweeper = build_pipeline(config, listener=listener, shared=True)  # the start-up sweep, once
             sweeper.release()

@@ -4,7 +4,8 @@ Parsec's `Authenticate` trait (svc:src/authenticators/mod.rs; parsec-facts §1.3
 its wire auth type, its ListAuthenticators description, and the admins named in `[authenticator] admins`
 (matched by exact name, as Parsec does). It never logs or keeps the auth bytes: they may be a token (AS1).
 Concrete classes register under Parsec's config name with `@register_authenticator("Direct")`, so a JwtSvid
-authenticator drops in as one more module.
+authenticator drops in as one more module. Several authenticators may run side by side (`[[authenticator]]`): each
+instance holds its own admins and state, and the identities it returns carry its auth type, which namespaces them.
 """
 
 from __future__ import annotations
@@ -78,14 +79,12 @@ def register_authenticator(auth_type: str) -> Callable[[A], A]:
     return register
 
 
-def authenticator_class(auth_type: str) -> type[Authenticator]:
-    """The class for a config's `auth_type`, or a ConfigError saying which types this build has."""
+def authenticator_class(auth_type: str, key: str = "authenticator.auth_type") -> type[Authenticator]:
+    """The class for a config's `auth_type`, or a ConfigError on `key` saying which types this build has."""
     if auth_type not in AUTHENTICATOR_TYPES and auth_type in AUTHENTICATOR_MODULES:
         importlib.import_module(AUTHENTICATOR_MODULES[auth_type])
     try:
         return AUTHENTICATOR_TYPES[auth_type]
     except KeyError:
         available = ", ".join(sorted(AUTHENTICATOR_MODULES))
-        raise ConfigError(
-            "authenticator.auth_type", f"{auth_type} is not available in this service (available: {available})"
-        ) from None
+        raise ConfigError(key, f"{auth_type} is not available in this service (available: {available})") from None

@@ -17,11 +17,13 @@ Where this differs from Parsec, and why:
   bundle is trusted and JwtSvid requests get `AuthenticationError` at once, without waiting for it; one ERROR line
   says so when it happens, an INFO line when bundles are back. Other requests are not affected.
 * A failure counter per peer UID (M-2; Parsec's issue #176 was never built): once a peer has had `max_failures`
-  tokens refused within `window` seconds, its further tokens are refused without being evaluated until the oldest
-  failure leaves the window, so guessing is bounded to `max_failures` evaluated attempts per window and per Unix
-  user. Successes do not reset the count (a workload with one valid token must not buy itself more guesses);
-  non-UTF-8 fields (InvalidEncoding) and refusals while no bundle is trusted are not the caller's guesses and do
-  not count. Connections without peer credentials share one count.
+  tokens refused within `window` seconds (5 in 60 s unless the config's `max_failures` / `failure_window` say
+  otherwise), its further tokens are refused without being evaluated until the oldest failure leaves the window,
+  so guessing is bounded to `max_failures` evaluated attempts per window and per Unix user. Successes do not reset
+  the count (a workload with one valid token must not buy itself more guesses); non-UTF-8 fields (InvalidEncoding)
+  and refusals while no bundle is trusted are not the caller's guesses and do not count. Connections without peer
+  credentials share one count. The counter is this authenticator's: requests of other configured authenticators
+  (`[[authenticator]]`) are never limited by it.
 * Every bundle update is logged with its trust domains and key IDs: the evidence the administrator's boot-time
   check of the trust bundle (O-7; A10-S-1, A10-R-1) needs.
 """
@@ -123,12 +125,12 @@ class FailureCounter:
         return recent
 
 
-def socket_path_of(workload_endpoint: str) -> str:
-    """The filesystem path of a `unix:` Workload API URI; a ConfigError naming the key for anything else."""
+def socket_path_of(workload_endpoint: str, key: str = "authenticator.workload_endpoint") -> str:
+    """The filesystem path of a `unix:` Workload API URI; a ConfigError naming `key` for anything else."""
     parsed = urlparse(workload_endpoint)
     if parsed.scheme != "unix" or not parsed.path.startswith("/") or parsed.netloc or parsed.query or parsed.fragment:
         raise ConfigError(
-            "authenticator.workload_endpoint",
+            key,
             f"{workload_endpoint!r} is not a Unix socket URI; write unix:///absolute/path/to/agent.sock "
             "(the Workload API must be reached over a Unix socket, M-3)",
         )
@@ -143,8 +145,14 @@ class BundleWatcher:
     thread reconnects with exponential back-off.
     """
 
-    def __init__(self, workload_endpoint: str, reconnect_delay: float = 0.1, max_reconnect_delay: float = 5.0) -> None:
-        socket_path_of(workload_endpoint)
+    def __init__(
+        self,
+        workload_endpoint: str,
+        reconnect_delay: float = 0.1,
+        max_reconnect_delay: float = 5.0,
+        key: str = "authenticator.workload_endpoint",
+    ) -> None:
+        socket_path_of(workload_endpoint, key)
         self.endpoint = workload_endpoint
         self._reconnect_delay = reconnect_delay
         self._max_reconnect_delay = max_reconnect_delay
@@ -250,19 +258,28 @@ class JwtSvidAuthenticator(Authenticator):
         admins: frozenset[str] = frozenset(),
         failure_limit: FailureLimit | None = None,
         clock: Callable[[], float] = time.monotonic,
+        endpoint_key: str = "authenticator.workload_endpoint",
     ) -> None:
         super().__init__(admins)
-        self.watcher = BundleWatcher(workload_endpoint)
+        self.watcher = BundleWatcher(workload_endpoint, key=endpoint_key)
         self.failures = FailureCounter(failure_limit or FailureLimit(), clock)
 
     @classmethod
     def from_config(cls, config: AuthenticatorConfig) -> Self:
+        """Built from its `[authenticator]` (or `[[authenticator]]`) table; `max_failures` and `failure_window`
+        override the defaults of the M-2 failure limit."""
         if not config.workload_endpoint:
             raise ConfigError(
-                "authenticator.workload_endpoint",
+                config.key("workload_endpoint"),
                 'is required for auth_type = "JwtSvid"; e.g. workload_endpoint = "unix:///run/spire/sockets/agent.sock"',
             )
-        return cls(config.workload_endpoint, frozenset(config.admins))
+        default = FailureLimit()
+        limit = FailureLimit(
+            config.max_failures if config.max_failures is not None else default.max_failures,
+            config.failure_window if config.failure_window is not None else default.window,
+        )
+        key = config.key("workload_endpoint")
+        return cls(config.workload_endpoint, frozenset(config.admins), limit, endpoint_key=key)
 
     def identify(self, auth: bytes, peer: PeerCredentials | None) -> ApplicationIdentity:
         try:

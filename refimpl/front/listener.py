@@ -3,13 +3,16 @@
 Parsec's `DomainSocketListener` (svc:src/front/domain_socket.rs, svc:src/front/listener.rs; parsec-facts §1.4,
 §4.1). The socket is bound at `listener.socket_path` (an existing socket file there is replaced, anything else
 is an error), made world-connectable (0666, as Parsec: access is decided by the socket's directory and by the
-authenticator), or taken from systemd socket activation when exactly one descriptor is passed. Unlike Parsec,
-which polls a non-blocking socket and sleeps `idle_listener_sleep_duration` ms when idle, workers block in
-`accept()`: an idle service answers the first request at once. Each accepted stream gets kernel read and write
-timeouts of `listener.timeout` ms (SO_RCVTIMEO/SO_SNDTIMEO, what Rust's set_read_timeout uses); its peer's
-(pid, uid, gid) come from SO_PEERCRED when an authenticator asks (Parsec reads them for every connection; only
-UnixPeerCredentials uses them), and the kernel vouches for them (M-3: the descriptors are private to the two
-processes).
+authenticator), or taken from systemd socket activation when exactly one descriptor is passed. The O-10
+extension (`listener.socket_group`, `listener.socket_mode`) gives the socket file a group and a mode instead —
+for example group `parsec-clients`, 0660 — so the kernel refuses `connect()` to every other user: the socket is
+created with at most owner access (fchmod before bind), then given its group, then its mode, so no moment exists
+where more users may connect than the config says. Unlike Parsec, which polls a non-blocking socket and sleeps
+`idle_listener_sleep_duration` ms when idle, workers block in `accept()`: an idle service answers the first
+request at once. Each accepted stream gets kernel read and write timeouts of `listener.timeout` ms
+(SO_RCVTIMEO/SO_SNDTIMEO, what Rust's set_read_timeout uses); its peer's (pid, uid, gid) come from SO_PEERCRED
+when an authenticator asks (Parsec reads them for every connection; only UnixPeerCredentials uses them), and the
+kernel vouches for them (M-3: the descriptors are private to the two processes).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from refimpl.config import PARSEC_SOCKET_MODE
 from refimpl.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -119,13 +123,27 @@ class DomainSocketListener:
         self._timeval = struct.pack("ll", seconds, milliseconds * 1000)
 
     @classmethod
-    def open(cls, socket_path: Path, timeout_ms: int, *, allow_activation: bool = True) -> DomainSocketListener:
-        """Use the socket systemd passed (if any and allowed), else bind `socket_path` as Parsec does."""
+    def open(
+        cls,
+        socket_path: Path,
+        timeout_ms: int,
+        *,
+        allow_activation: bool = True,
+        mode: int = PARSEC_SOCKET_MODE,
+        gid: int | None = None,
+    ) -> DomainSocketListener:
+        """Use the socket systemd passed (if any and allowed), else bind `socket_path` as Parsec does, with the
+        file mode `mode` and group `gid` (None: the service's own)."""
         inherited = systemd_socket() if allow_activation else None
         if inherited is not None:
             log.info("using the socket passed by systemd (socket activation)")
+            if gid is not None or mode != PARSEC_SOCKET_MODE:
+                log.warning(
+                    "listener.socket_group and listener.socket_mode do not apply to a socket systemd created: "
+                    "set SocketGroup= and SocketMode= in the .socket unit"
+                )
             return cls(inherited, timeout_ms, None)
-        return cls(bind_socket(socket_path), timeout_ms, socket_path)
+        return cls(bind_socket(socket_path, mode, gid), timeout_ms, socket_path)
 
     def inherited(self) -> DomainSocketListener:
         """The same socket for a forked worker process: it accepts on it but never removes its file."""
@@ -183,14 +201,15 @@ def _file_identity(path: Path) -> tuple[int, int] | None:
     return (info.st_dev, info.st_ino) if stat.S_ISSOCK(info.st_mode) else None
 
 
-def bind_socket(path: Path) -> socket.socket:
-    """Bind and listen at `path`: replace a stale socket file, refuse anything else, chmod 0666 (Parsec)."""
+def bind_socket(path: Path, mode: int = PARSEC_SOCKET_MODE, gid: int | None = None) -> socket.socket:
+    """Bind and listen at `path`: replace a stale socket file, refuse anything else, then give the file its group
+    and mode (0666 and the service's group by default, as Parsec)."""
     try:
-        mode = path.lstat().st_mode
+        existing = path.lstat().st_mode
     except FileNotFoundError:
-        mode = None
-    if mode is not None:
-        if not stat.S_ISSOCK(mode):
+        existing = None
+    if existing is not None:
+        if not stat.S_ISSOCK(existing):
             raise ConfigError("listener.socket_path", f"{path} exists and is not a socket; remove it or change it")
         log.warning("removing the existing socket file %s", path)
         path.unlink()
@@ -202,12 +221,30 @@ def bind_socket(path: Path) -> socket.socket:
             raise ConfigError("listener.socket_path", f"cannot create the directory {path.parent}: {error}") from None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
+        os.fchmod(sock.fileno(), mode & 0o700)  # Linux creates the file with the socket inode's mode (less umask)
         sock.bind(os.fspath(path))
-        os.chmod(path, 0o666)
-        sock.listen(socket.SOMAXCONN)
     except OSError as error:
         sock.close()
         raise ConfigError("listener.socket_path", f"cannot listen at {path}: {error}") from None
+    try:
+        if gid is not None:
+            os.chown(path, -1, gid)
+    except OSError as error:
+        sock.close()
+        path.unlink(missing_ok=True)
+        raise ConfigError(
+            "listener.socket_group", f"cannot give {path} the group {gid}: {error} (the service must be in that group)"
+        ) from None
+    try:
+        os.chmod(path, mode)
+        sock.listen(socket.SOMAXCONN)
+    except OSError as error:
+        sock.close()
+        path.unlink(missing_ok=True)
+        raise ConfigError("listener.socket_mode", f"cannot set mode {mode:04o} on {path}: {error}") from None
+    if gid is not None or mode != PARSEC_SOCKET_MODE:
+        group = gid if gid is not None else os.getegid()
+        log.info("socket %s has mode %04o and group %d (listener.socket_mode, socket_group; O-10)", path, mode, group)
     return sock
 
 

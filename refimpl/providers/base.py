@@ -12,7 +12,9 @@ provider shares (parsec-facts §4.5, "Generate/import algorithm for KIM-backed p
   provider can enumerate its keys), so a crash between two steps orphans nothing.
 
 Concrete providers register themselves with `@register_provider("MbedCrypto")` and are built from config by
-`build_provider`.
+`build_provider`. A provider type whose device cannot do all that its operations promise (SoftHSM2's OAEP, the
+TPM's OAEP labels) says so in `CAPABILITIES`; it answers PsaErrorNotSupported where a missing one applies, and the
+provider-parametrised tests choose their providers by the same declaration.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
 
-from refimpl.errors import ParsecError
+from refimpl.errors import ConfigError, ParsecError
 from refimpl.faults import AFTER_MAPPING_REMOVAL, AFTER_PROVIDER_WRITE, crash_point
 from refimpl.identity import Application, ApplicationIdentity, KeyIdentity
 from refimpl.ids import Opcode, ProviderId, Status
@@ -49,6 +52,23 @@ def handles(operation_class: type) -> Callable[[F], F]:
         return method
 
     return mark
+
+
+class ProviderSkipped(ConfigError):
+    """Raised by `from_config` when the provider's device is absent and its config says to skip it.
+
+    The service then starts without this provider, as Parsec does with the TPM's `skip_if_no_tpm = true`. A
+    `ConfigError`, so code that does not know about skipping still stops with a message naming the key.
+    """
+
+
+class Capability(StrEnum):
+    """A part of an operation that a provider type's device may lack although the provider handles the opcode."""
+
+    OAEP_ANY_HASH = "oaep_any_hash"
+    """RSA-OAEP with every hash the provider knows; without it, RSA-OAEP with SHA-1 only (SoftHSMv2#474)."""
+    OAEP_LABEL = "oaep_label"
+    """RSA-OAEP with any label (the request's salt), used unchanged; the TPM appends a zero byte (parsec#217)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +98,9 @@ class Provider(ABC):
     IDENTITY: ClassVar[ProviderIdentity]
     CONFIG_KEYS: ClassVar[frozenset[str]] = frozenset()
     """The provider-specific keys its `[[provider]]` table accepts; config.py warns about any other key."""
+    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(Capability)
+    """What its device can do of the operations it handles; where a missing one applies, it answers
+    PsaErrorNotSupported (and tests/providers runs the tests that need it on the other provider types only)."""
     _handlers: ClassVar[dict[type, str]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

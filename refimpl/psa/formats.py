@@ -43,6 +43,7 @@ from refimpl.ids import Status
 from refimpl.psa.types import (
     Aes,
     Arc4,
+    AsymmetricEncryption,
     Camellia,
     Chacha20,
     Derive,
@@ -58,6 +59,7 @@ from refimpl.psa.types import (
     KeyType,
     RawData,
     RsaKeyPair,
+    RsaOaep,
     RsaPublicKey,
 )
 
@@ -428,3 +430,14 @@ def ecdsa_signature_to_der(raw_signature: bytes, curve_bits: int) -> bytes:
         raise ParsecError(Status.PSA_ERROR_INVALID_SIGNATURE, f"an ECDSA signature on this curve is {2 * size} bytes")
     r, s = int.from_bytes(raw_signature[:size], "big"), int.from_bytes(raw_signature[size:], "big")
     return encode_dss_signature(r, s)
+
+
+# ------------------------------------------------------------------------------------------------ RSA encryption
+
+
+def rsa_plaintext_limit(modulus_bits: int, algorithm: AsymmetricEncryption) -> int:
+    """The longest message RSA encryption takes (RFC 8017 §7.1.1, §7.2.1), for checking before a device sees it."""
+    modulus_bytes = byte_length(modulus_bits)
+    if isinstance(algorithm, RsaOaep):
+        return modulus_bytes - 2 * hash_algorithm(algorithm.hash_alg).digest_size - 2
+    return modulus_bytes - 11

@@ -24,14 +24,31 @@ class UnixUser:
         return self.uid.to_bytes(4, "little")
 
 
-def run_as(user: UnixUser, socket_path: Path, requests: list[bytes]) -> list[bytes]:
-    """Send each request on its own connection from a process running as `user`; return the raw replies."""
-    command = ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups",
-               SYSTEM_PYTHON, str(RAW_CLIENT), str(socket_path)]
-    result = subprocess.run(
+def raw_client_command(user: UnixUser, socket_path: Path, *, init_groups: bool = False) -> list[str]:
+    """The raw client as `user` (hex request lines on stdin, hex reply lines on stdout, one per request).
+
+    Without supplementary groups, unless `init_groups`: then with the groups /etc/group lists for the user, as a
+    login would give them.
+    """
+    groups = "--init-groups" if init_groups else "--clear-groups"
+    return ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", groups,
+            SYSTEM_PYTHON, str(RAW_CLIENT), str(socket_path)]
+
+
+def raw_client_as(
+    user: UnixUser, socket_path: Path, requests: list[bytes], *, init_groups: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run the raw client as `user` on `requests`, however it ends."""
+    command = raw_client_command(user, socket_path, init_groups=init_groups)
+    return subprocess.run(
         command, input="".join(request.hex() + "\n" for request in requests), capture_output=True, text=True,
         timeout=120, check=False,
     )
+
+
+def run_as(user: UnixUser, socket_path: Path, requests: list[bytes], *, init_groups: bool = False) -> list[bytes]:
+    """Send each request on its own connection from a process running as `user`; return the raw replies."""
+    result = raw_client_as(user, socket_path, requests, init_groups=init_groups)
     assert result.returncode == 0, f"the raw client as {user.name} failed:\n{result.stderr}"
     replies = [bytes.fromhex(line) for line in result.stdout.splitlines()]
     assert len(replies) == len(requests), result.stderr

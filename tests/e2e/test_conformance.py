@@ -1,17 +1,18 @@
-"""An independent client's conformance sequence against `parsec-tm serve`, with Direct and with UnixPeerCredentials.
+"""An independent client's conformance sequence against `parsec-tm serve`: Direct, UnixPeerCredentials, JwtSvid.
 
 The client is `parsec_raw_client` (standard library only, no code shared with `refimpl`); the expected statuses are
 those of Parsec's own e2e suite (parsec-facts §7.1): the raw-header basic tests, the normal tests of the key life
 cycle and signatures, and the multitenancy tests (two tenants with the same key name, an admin listing and
 deleting clients). With UnixPeerCredentials the tenants are real Unix users created for the test, each request
-sent by a process running as that user; the admin is root (uid 0). The service is configured in Parsec's schema.
+sent by a process running as that user; the admin is root (uid 0). With JwtSvid the tenants are SPIFFE IDs whose
+JWT-SVIDs the Workload API server issued over gRPC. The service is configured in Parsec's schema.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -19,9 +20,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 
+from refimpl.identity_provider.server import WorkloadApiServer
 from tests.e2e import parsec_raw_client as raw
 from tests.e2e.helpers import UnixUser, run_as
+from tests.e2e.tenancy import Tenancy, spiffe_id, tenancy_options
 from tests.fixtures.service import ServiceFactory, ServiceHandle, ServiceOptions
+from tests.identity_provider.parts import fetch_token
 
 pytestmark = pytest.mark.e2e
 
@@ -164,6 +168,20 @@ def test_conformance_with_unix_peer_credentials(
     root = UnixUser("root", 0, 0)
     identities = [peer(service, user) for user in (*unix_users, root)]
     assert run_sequence(*identities, raw.UNIX_PEER_CREDENTIALS) == []
+
+
+@pytest.mark.threat("A1-S-1", "A1-E-1", "M-5")
+def test_conformance_with_jwt_svid(service_factory: ServiceFactory, workload_api: WorkloadApiServer) -> None:
+    endpoint = workload_api.endpoint
+    service = service_factory(replace(tenancy_options("jwt-svid", endpoint), timeout_ms=300))
+    Tenancy("jwt-svid", service, endpoint).wait_until_trusted()
+    path = str(service.socket_path)
+
+    def jwt_svid(name: str) -> Identity:
+        token = fetch_token(endpoint, spiffe_id(name)).encode()
+        return Identity(spiffe_id(name), raw.JWT_SVID, token, lambda data: raw.exchange(path, data))
+
+    assert run_sequence(jwt_svid("tenant-a"), jwt_svid("tenant-b"), jwt_svid("admin"), raw.JWT_SVID) == []
 
 
 def peer(service: ServiceHandle, user: UnixUser) -> Identity:

@@ -1,19 +1,21 @@
-"""Multitenancy with real Unix users and UnixPeerCredentials, on every provider kind (all_providers/multitenancy.rs).
+"""Multitenancy with real Unix users, on every provider kind (all_providers/multitenancy.rs).
 
-Tenants are Unix users created for the test; each request comes from a process running as that user, so the
-identity is the one the kernel reports (SO_PEERCRED), not one the client chose.
+Tenants are Unix users created for the test; each request comes from a process running as that user. With
+UnixPeerCredentials the identity is the one the kernel reports (SO_PEERCRED), not one the client chose; with
+JwtSvid it is the SPIFFE ID of a JWT-SVID that the tenant's own process obtained from the Workload API server,
+which attests the caller by its kernel uid too (tenant-a's user can get tenant-a's identity and no other).
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 from typing import Any
 
 import pytest
 
+from refimpl.identity_provider.server import WorkloadApiServer
 from tests.e2e import parsec_raw_client as raw
-from tests.e2e.helpers import RAW_CLIENT, SYSTEM_PYTHON, UnixUser, run_as
+from tests.e2e.helpers import UnixUser, run_as
+from tests.e2e.tenancy import Tenancy, tenancy_options, tenant_name, token_fetched_as
 from tests.fixtures.service import ServiceFactory, ServiceHandle, ServiceOptions
 
 pytestmark = pytest.mark.e2e
@@ -35,15 +37,37 @@ def statuses(user: UnixUser, service: ServiceHandle, *requests: bytes) -> list[i
     return [raw.status_of(reply) for reply in run_as(user, service.socket_path, list(requests))]
 
 
+def jwt_svid_service(
+    service_factory: ServiceFactory, provider_table: dict[str, Any], workload_api: WorkloadApiServer
+) -> ServiceHandle:
+    service = service_factory(tenancy_options("jwt-svid", workload_api.endpoint).with_providers(provider_table))
+    Tenancy("jwt-svid", service, workload_api.endpoint).wait_until_trusted()
+    return service
+
+
 @pytest.mark.threat("A1-S-1", "M-3")
+@pytest.mark.parametrize("auth", ["peer", "jwt-svid"])
 def test_tenants_with_the_same_key_name_are_isolated(
-    service: ServiceHandle, unix_users: tuple[UnixUser, UnixUser]
+    request: pytest.FixtureRequest,
+    service_factory: ServiceFactory,
+    provider_table: dict[str, Any],
+    unix_users: tuple[UnixUser, UnixUser],
+    auth: str,
 ) -> None:
     a, b = unix_users
+    if auth == "peer":
+        service = request.getfixturevalue("service")
+        credentials = {a: (raw.UNIX_PEER_CREDENTIALS, a.auth), b: (raw.UNIX_PEER_CREDENTIALS, b.auth)}
+    else:
+        workload_api = request.getfixturevalue("workload_api")
+        service = jwt_svid_service(service_factory, provider_table, workload_api)
+        credentials = {user: (raw.JWT_SVID, token_fetched_as(user, workload_api.endpoint, tenant_name(index)).encode())
+                       for index, user in enumerate(unix_users)}
     provider = provider_id(service)
 
     def req(user: UnixUser, opcode: int, body: bytes, to: int = provider) -> bytes:
-        return raw.request(to, opcode, body, raw.UNIX_PEER_CREDENTIALS, user.auth)
+        auth_type, auth = credentials[user]
+        return raw.request(to, opcode, body, auth_type, auth)
 
     assert statuses(a, service, req(a, raw.GENERATE_KEY, raw.generate_key("shared"))) == [0]
     assert statuses(b, service,
@@ -67,23 +91,3 @@ def test_a_tenant_cannot_claim_another_uid(service: ServiceHandle, unix_users: t
     requests = [raw.request(raw.CORE, raw.LIST_CLIENTS if claim[:4] == bytes(4) else raw.LIST_KEYS, b"",
                             raw.UNIX_PEER_CREDENTIALS, claim) for claim in claims]
     assert statuses(a, service, *requests) == [11, 11, 11, 11]
-
-
-@pytest.mark.threat("A1-I-1", "M-3")
-def test_socket_permissions_are_enforced_by_the_kernel(
-    service: ServiceHandle, unix_users: tuple[UnixUser, UnixUser]
-) -> None:
-    """O-10: restricting the socket file keeps other users out before the service sees anything."""
-    a, _ = unix_users
-    os.chmod(service.socket_path, 0o600)
-    try:
-        result = subprocess.run(
-            ["setpriv", f"--reuid={a.uid}", f"--regid={a.gid}", "--clear-groups", SYSTEM_PYTHON, str(RAW_CLIENT),
-             str(service.socket_path)],
-            input=raw.request(raw.CORE, raw.PING).hex() + "\n", capture_output=True, text=True, timeout=60,
-            check=False,
-        )
-        assert result.returncode != 0 and "PermissionError" in result.stderr
-    finally:
-        os.chmod(service.socket_path, 0o666)
-    assert service.client().ping() == (1, 0)

@@ -1,16 +1,18 @@
-"""Per-operation normal tests over a real socket, once per provider kind (Parsec's e2e normal_tests groups).
+"""Per-operation normal tests over a real socket, once per provider kind and authenticator (Parsec's e2e groups).
 
 Modelled on svc:e2e_tests/tests/per_provider/normal_tests/*.rs and all_providers/normal.rs (parsec-facts §7.1):
 each operation family is exercised through `BasicClient`, and every cryptographic result is checked with an
 independent implementation (`cryptography`). An operation the provider does not list in ListOpcodes must be
-answered PsaErrorNotSupported — that is asserted instead of the operation's normal behaviour.
+answered PsaErrorNotSupported — that is asserted instead of the operation's normal behaviour. Every test runs with
+Direct tenants and with JwtSvid tenants (distinct SPIFFE IDs, tokens from the project's Workload API server over
+gRPC), on every provider kind: one service per (provider, authenticator), shared by the module's tests.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -20,12 +22,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_ds
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from refimpl.client import BasicClient, ClientError
-from refimpl.ids import Opcode, ProviderId, Status
+from refimpl.ids import AuthType, Opcode, ProviderId, Status
 from refimpl.operations import OPCODE_OF, CheckType, ListClients, ListKeys
 from refimpl.providers.base import PROVIDER_MODULES, Capability, provider_class
 from refimpl.psa import types as t
 from tests.e2e.conftest import PROVIDER_KINDS, provider_table_for
-from tests.fixtures.service import ServiceFactory, ServiceHandle, ServiceOptions
+from tests.e2e.tenancy import AUTH_KINDS, AuthKind, Tenancy, tenancy_options
+from tests.fixtures.service import running_services
 
 pytestmark = pytest.mark.e2e
 
@@ -43,17 +46,30 @@ def fresh(prefix: str) -> str:
     return f"{prefix}-{next(_names)}"
 
 
-@pytest.fixture(scope="module", params=PROVIDER_KINDS)
-def service(
-    request: pytest.FixtureRequest, module_service_factory: ServiceFactory, tmp_path_factory: pytest.TempPathFactory
-) -> ServiceHandle:
-    table = provider_table_for(request.param, request, tmp_path_factory)
-    return module_service_factory(ServiceOptions(admins=("admin",)).with_providers(table))
+@pytest.fixture(
+    scope="module",
+    params=[(kind, auth) for kind in PROVIDER_KINDS for auth in AUTH_KINDS],
+    ids=lambda param: "-".join(param),
+)
+def tenancy(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenancy]:
+    """One service per (provider kind, authenticator), stopped before the next starts (a device serves one)."""
+    kind, auth = request.param
+    table = provider_table_for(kind, request, tmp_path_factory)
+    endpoint = request.getfixturevalue("workload_api").endpoint if auth == "jwt-svid" else None
+    with running_services(tmp_path_factory.mktemp(f"normal-{kind}-{auth}")) as start:
+        service = start(tenancy_options(auth, endpoint).with_providers(table))
+        tenants = Tenancy(auth, service, endpoint)
+        tenants.wait_until_trusted()
+        yield tenants
+        tenants.close()
 
 
 @pytest.fixture
-def client(service: ServiceHandle) -> BasicClient:
-    return service.client("normal-tests")
+def client(tenancy: Tenancy) -> BasicClient:
+    return tenancy.client("normal-tests")
+
+
+EXPECTED_AUTHENTICATOR: dict[AuthKind, AuthType] = {"direct": AuthType.DIRECT, "jwt-svid": AuthType.JWT_SVID}
 
 
 def status_of(call: Callable[[], Any]) -> Status:
@@ -93,7 +109,7 @@ def verify_locally(point: bytes, signature: bytes, digest: bytes = DIGEST) -> No
 # ------------------------------------------------------------------------------------------- discovery
 
 
-def test_discovery(client: BasicClient) -> None:
+def test_discovery(client: BasicClient, tenancy: Tenancy) -> None:
     providers = client.list_providers()
     assert providers[-1].id == ProviderId.CORE and len(providers) == 2
     assert client.ping() == (1, 0)
@@ -101,7 +117,7 @@ def test_discovery(client: BasicClient) -> None:
         Opcode.PING, Opcode.LIST_PROVIDERS, Opcode.LIST_OPCODES, Opcode.LIST_AUTHENTICATORS, Opcode.LIST_KEYS
     }
     assert Opcode.PSA_GENERATE_KEY in client.list_opcodes(providers[0].id)
-    assert [info.id for info in client.list_authenticators()] == [1]
+    assert [info.id for info in client.list_authenticators()] == [EXPECTED_AUTHENTICATOR[tenancy.kind]]
 
 
 def test_core_operations_sent_to_a_crypto_provider_are_not_supported(client: BasicClient) -> None:
@@ -295,9 +311,9 @@ def test_can_do_crypto(client: BasicClient) -> None:
 
 
 @pytest.mark.threat("A1-S-1")
-def test_two_tenants_same_key_name(service: ServiceHandle) -> None:
+def test_two_tenants_same_key_name(tenancy: Tenancy) -> None:
     """auth.rs::two_auths_same_key_name and delete_wrong_key."""
-    alice, bob = service.client("alice"), service.client("bob")
+    alice, bob = tenancy.client("alice"), tenancy.client("bob")
     name = fresh("shared-name")
     alice.psa_generate_key(name, P256)
     assert status_of(lambda: bob.psa_sign_hash(name, DIGEST, ECDSA)) is Status.PSA_ERROR_DOES_NOT_EXIST
@@ -310,9 +326,9 @@ def test_two_tenants_same_key_name(service: ServiceHandle) -> None:
     bob.psa_destroy_key(name)
 
 
-def test_list_and_delete_clients(service: ServiceHandle) -> None:
-    victim_name = fresh("victim")
-    admin, victim = service.client("admin"), service.client(victim_name)
+def test_list_and_delete_clients(tenancy: Tenancy) -> None:
+    victim_name = tenancy.identity("victim")
+    admin, victim = tenancy.client("admin"), tenancy.client("victim")
     name = fresh("victim-key")
     victim.psa_generate_key(name, P256)
     assert victim_name in admin.list_clients()

@@ -3,8 +3,8 @@
 SoftHSM2 crashes the process (SIGSEGV/SIGABRT) when python-pkcs11 initialises it for a single thread and threads
 then open sessions, log in, find keys and sign together (providers-on-debian.md §3). These tests do exactly that —
 signing threads while other providers log in to the same token and go away, and keys are created and destroyed —
-so a regression kills the test process. The TPM provider serialises its commands; under the same load nothing is
-left loaded in the TPM afterwards.
+so a regression kills the test process. The TPM provider serialises its commands; under the same load nothing but
+the key used last stays loaded in the TPM, and nothing once the provider is closed.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from tpm2_pytss.constants import TPM2_CAP, TPM2_HC
 from refimpl.key_info_managers.base import KeyInfoManager
 from refimpl.operations import DestroyKey, ExportPublicKey, GenerateKey, GenerateRandom, SignHash
 from refimpl.providers.base import Provider
+from refimpl.providers.tpm.context import KEPT_LOADED
 from refimpl.psa import formats
 from refimpl.psa.types import Ecdsa, Hash
 from tests.fixtures.real_parts import ProviderFactory, Swtpm
@@ -109,6 +110,12 @@ def test_the_tpm_serves_threads_one_command_at_a_time(
             assert len(run(provider, TENANT_A, GenerateRandom(48)).random_bytes) == 48
 
     assert _in_threads(8, work) == []
+    assert len(_transient_handles(swtpm)) == KEPT_LOADED
+    provider.close()
+    assert _transient_handles(swtpm) == []
+
+
+def _transient_handles(swtpm: Swtpm) -> list[int]:
     with swtpm.esapi() as esapi:
         _, data = esapi.get_capability(TPM2_CAP.HANDLES, TPM2_HC.TRANSIENT_FIRST, 64)
-        assert list(data.data.handles) == []
+        return [int(handle) for handle in data.data.handles]

@@ -23,7 +23,7 @@ from tests.providers.helpers import P256, TENANT_A, run, status_of, template
 
 ECDSA = Ecdsa(Hash.SHA_256)
 DIGEST = hashlib.sha256(b"events").digest()
-SIGNING_COMMAND = {"pkcs11": "C_Sign", "tpm": "TPM2_Load+Sign+FlushContext"}
+SIGNING_COMMAND = {"pkcs11": "C_Sign", "tpm": "TPM2_Load+Sign"}
 VERIFYING_COMMAND = {"pkcs11": "C_Verify", "tpm": "TPM2_LoadExternal+VerifySignature"}
 
 

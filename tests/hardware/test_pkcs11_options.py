@@ -2,8 +2,9 @@
 
 Checked on the token itself where it matters: a key the policy does not let out is CKA_SENSITIVE and not
 CKA_EXTRACTABLE; `software_public_operations = true` makes VerifyHash and AsymmetricEncrypt run without any token
-command (the M-4 events show which commands reached the token). And the seed's U-4, unmitigated for PKCS#11: the
-login belongs to the token, so anything in the process that knows a key's CKA_ID can use it.
+command (the M-4 events show which commands reached the token); the OAEP the provider type declares it can run
+(`CAPABILITIES`: SHA-1, no label) is what SoftHSM2 runs. And the seed's U-4, unmitigated for PKCS#11: the login
+belongs to the token, so anything in the process that knows a key's CKA_ID can use it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import hashlib
 import logging
 from pathlib import Path
 
+import pkcs11
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pkcs11 import Attribute, ObjectClass
 
@@ -31,10 +34,12 @@ from refimpl.operations import (
     SignHash,
     VerifyHash,
 )
+from refimpl.providers.base import ProviderSettings
 from refimpl.providers.pkcs11 import Pkcs11Provider
+from refimpl.providers.pkcs11.mechanisms import encryption_mechanism
 from refimpl.psa import formats
-from refimpl.psa.types import Ecdsa, Hash, RsaKeyPair, RsaPkcs1v15Crypt, RsaPublicKey
-from tests.fixtures.real_parts import ProviderFactory
+from refimpl.psa.types import Ecdsa, Hash, RsaKeyPair, RsaOaep, RsaPkcs1v15Crypt, RsaPublicKey
+from tests.fixtures.real_parts import ProviderFactory, SoftHsmToken
 from tests.hardware.conftest import KeyInfoManagerOpener
 from tests.providers.helpers import P256, P256_PUBLIC, TENANT_A, run, status_of, template
 
@@ -63,10 +68,10 @@ def test_allow_export_false_refuses_exportable_keys(
     public = formats.export_public_key(formats.generate_private_key(P256, 256))
     exportable_public = template(P256_PUBLIC, 256, ECDSA, verify_hash=True, export=True)
     assert status_of(provider, TENANT_A, ImportKey("pub", exportable_public, public)) is Status.PSA_ERROR_NOT_PERMITTED
+    assert isinstance(provider, Pkcs11Provider)
     assert kim.get(provider.key_identity(TENANT_A, "exportable")) is None
 
     run(provider, TENANT_A, GenerateKey("kept", template(P256, 256, ECDSA, sign_hash=True)))
-    assert isinstance(provider, Pkcs11Provider)
     assert _private_object_attributes(provider, _key_id(kim, provider, "kept")) == (True, False)
 
 
@@ -126,6 +131,36 @@ def test_software_encryption_matches_what_a_client_does(
     assert run(provider, TENANT_A, AsymmetricDecrypt("rsa", pkcs1, outside, None)).plaintext == b"from a client"
 
 
+def test_oaep_runs_on_the_token_with_sha1_and_no_label_only(softhsm_token: SoftHsmToken, kim: KeyInfoManager) -> None:
+    """SHA-1 OAEP round-trips (a deprecated hash: the service must allow deprecated primitives); a label answers
+    NotSupported; and the token itself refuses SHA-256, which is why the provider type declares no OAEP_ANY_HASH.
+    Should a SoftHSM2 update accept it, this test fails: then lift the declaration."""
+    settings = ProviderSettings(allow_deprecated=True)
+    provider = Pkcs11Provider.from_config("oaep-provider", softhsm_token.options(), kim, settings)
+    try:
+        sha1 = RsaOaep(Hash.SHA_1)
+        run(provider, TENANT_A, GenerateKey("sha1", template(RsaKeyPair(), 2048, sha1, encrypt=True, decrypt=True)))
+        public = formats.load_public_key(RsaPublicKey(), 0, run(provider, TENANT_A, ExportPublicKey("sha1")).data)
+        assert isinstance(public, rsa.RSAPublicKey)
+        scheme = padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
+        outside = public.encrypt(b"oaep", scheme)
+        assert run(provider, TENANT_A, AsymmetricDecrypt("sha1", sha1, outside, None)).plaintext == b"oaep"
+        inside = run(provider, TENANT_A, AsymmetricEncrypt("sha1", sha1, b"oaep", None)).ciphertext
+        assert run(provider, TENANT_A, AsymmetricDecrypt("sha1", sha1, inside, None)).plaintext == b"oaep"
+        labelled = AsymmetricDecrypt("sha1", sha1, outside, b"label")
+        assert status_of(provider, TENANT_A, labelled) is Status.PSA_ERROR_NOT_SUPPORTED
+
+        sha256 = RsaOaep(Hash.SHA_256)
+        run(provider, TENANT_A, GenerateKey("sha256", template(RsaKeyPair(), 2048, sha256, encrypt=True)))
+        mechanism = encryption_mechanism(sha256, None)
+        with provider.token.session() as pooled:
+            key = pooled.find_key(_key_id(kim, provider, "sha256"), ObjectClass.PUBLIC_KEY)
+            with pytest.raises(pkcs11.ArgumentsBad):  # SoftHSMv2#474: CKR_ARGUMENTS_BAD for any hash but SHA-1
+                key.encrypt(b"oaep", mechanism=mechanism.mechanism, mechanism_param=mechanism.parameter)
+    finally:
+        provider.close()
+
+
 @pytest.mark.threat("A4-E-1", "U-4")
 def test_the_login_is_the_tokens_so_a_known_key_id_is_enough(
     pkcs11_provider_factory: ProviderFactory, open_kim: KeyInfoManagerOpener, tmp_path: Path
@@ -133,6 +168,7 @@ def test_the_login_is_the_tokens_so_a_known_key_id_is_enough(
     """U-4: a second provider of the process, configured without any PIN, signs with the first one's key."""
     owner_kim = open_kim()
     owner = pkcs11_provider_factory(owner_kim, "owner-provider")
+    assert isinstance(owner, Pkcs11Provider)
     run(owner, TENANT_A, GenerateKey("k", template(P256, 256, ECDSA, sign_hash=True, verify_hash=True)))
     mapping = owner_kim.get(owner.key_identity(TENANT_A, "k"))
     assert mapping is not None

@@ -33,10 +33,12 @@ from refimpl.operations import (
     ExportPublicKey,
     GenerateKey,
     GenerateRandom,
+    Operation,
     SignHash,
     VerifyHash,
 )
 from refimpl.providers.base import Provider, ProviderSettings, provider_class
+from refimpl.providers.tpm import TpmProvider
 from refimpl.providers.tpm.common import WrappedKey
 from refimpl.psa.types import Ecdsa, Hash, RsaKeyPair, RsaPkcs1v15Crypt
 from tests.fixtures.real_parts import SoftHsmToken, Swtpm, SwtpmFactory
@@ -79,7 +81,7 @@ def _owned_tpm(swtpm_factory: SwtpmFactory) -> tuple[Swtpm, bytes, bytes]:
 
 def _work(provider: Provider, errors: list[str]) -> None:
     """A session of successes and failures on one provider."""
-    calls = [
+    calls: list[Operation] = [
         GenerateKey("ec", EC_KEY),
         GenerateKey("rsa", RSA_KEY),
         ExportPublicKey("ec"),
@@ -125,6 +127,7 @@ def test_no_secret_in_logs_errors_or_reprs_in_process(
     options = tpm.options(endorsement_hierarchy_auth="hex:" + endorsement.hex())
     tpm_kim = SQLiteKeyInfoManager("tpm-manager", tmp_path / "tpm.sqlite3")  # key names are per key info manager
     tpm_provider = provider_class("Tpm").from_config("tpm-provider", options, tpm_kim, ProviderSettings())
+    assert isinstance(tpm_provider, TpmProvider)
     try:
         for provider in (pkcs11, tpm_provider):
             _work(provider, errors)

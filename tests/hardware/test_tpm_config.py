@@ -20,8 +20,7 @@ from tpm2_pytss.types import TPM2B_AUTH
 from refimpl.errors import ConfigError
 from refimpl.key_info_managers.base import KeyInfoManager
 from refimpl.operations import GenerateKey, SignHash
-from refimpl.providers.base import Provider, ProviderSettings, provider_class
-from refimpl.providers.tpm import ProviderSkipped
+from refimpl.providers.base import Provider, ProviderSettings, ProviderSkipped, provider_class
 from refimpl.psa.types import Ecdsa, Hash
 from tests.fixtures.real_parts import Swtpm, SwtpmFactory
 from tests.providers.helpers import P256, TENANT_A, run, template

@@ -7,6 +7,7 @@ definitions, so the service's bundle parser meets them exactly as it would meet 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import site
@@ -156,11 +157,15 @@ class HostileWorkloadApi(workload_pb2_grpc.SpiffeWorkloadAPIServicer):
             self._stopping = True
             self._changed.notify_all()
 
+    def _moved_on(self, sent: int) -> bool:
+        """Whether a stream that last sent version `sent` has something new to do (call with the lock held)."""
+        return self._version != sent or self._stopping
+
     def FetchJWTBundles(self, request: Any, context: Any) -> Iterator[Any]:
         sent = 0
         while context.is_active():
             with self._changed:
-                self._changed.wait_for(lambda sent=sent: self._version != sent or self._stopping, 0.5)
+                self._changed.wait_for(functools.partial(self._moved_on, sent), 0.5)
                 if self._stopping:
                     return
                 version, bundles = self._version, self._bundles
@@ -176,7 +181,7 @@ class HostileWorkloadApi(workload_pb2_grpc.SpiffeWorkloadAPIServicer):
 def running_hostile_idp(socket_path: Path) -> Iterator[HostileWorkloadApi]:
     servicer = HostileWorkloadApi()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    workload_pb2_grpc.add_SpiffeWorkloadAPIServicer_to_server(servicer, server)
+    workload_pb2_grpc.add_SpiffeWorkloadAPIServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
     server.add_insecure_port(f"unix:{socket_path}")
     server.start()
     try:

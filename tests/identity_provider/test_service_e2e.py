@@ -2,9 +2,11 @@
 
 The service is the real pipeline (`refimpl.service.build_pipeline` from a Parsec-schema config.toml: listener,
 thread pool, front end, JwtSvid authenticator, dispatcher, software provider, SQLite key info manager) on a real
-Unix socket, run in this process; clients are `BasicClient`s with JWT-SVIDs from the identity provider, some of
-them in processes of other Unix users. (The subprocess fixture `tests.fixtures.service` cannot yet render
-`workload_endpoint`, and the service does not yet import the JwtSvid authenticator itself; see the report.)
+Unix socket, run in this process so that a test can wait on the authenticator's bundle watcher itself (the bundle
+arrived, the bundle was dropped) instead of on time; clients are `BasicClient`s with JWT-SVIDs from the identity
+provider, some of them in processes of other Unix users. The same service as a `parsec-tm serve` process, on every
+provider kind and beside other authenticators, is tested in tests/e2e (test_normal, test_multitenancy,
+test_jwt_svid, test_conformance).
 """
 
 from __future__ import annotations
@@ -79,14 +81,11 @@ def running_service(directory: Path, socket_path: Path, workload_endpoint: str) 
     config_path = directory / "config.toml"
     config_path.write_text(render_config(directory, socket_path, workload_endpoint))
     pipeline = build_pipeline(load_config(config_path), allow_activation=False)
-    authenticator = pipeline.front_end.authenticators[AuthType.JWT_SVID]
-    assert isinstance(authenticator, JwtSvidAuthenticator)
     pipeline.start()
     try:
         yield pipeline
     finally:
-        pipeline.stop()
-        authenticator.close()
+        pipeline.stop()  # closes the authenticators too
 
 
 def jwt_authenticator(pipeline: Pipeline) -> JwtSvidAuthenticator:

@@ -6,8 +6,11 @@ A test asks for `provider` (or `build_provider`, to rebuild one on the same stor
     def test_gcm_round_trip(provider): ...
 
 `pytest_generate_tests` then parametrises `provider_kind` with exactly the kinds whose provider *class* handles every
-needed opcode (its `@handles` table) and has every needed capability (see `CAPABILITIES`). A kind that cannot run
-a test gets no instance of it: nothing is skipped. A need that no kind meets is a collection error.
+needed opcode (its `@handles` table) and has every needed capability (see `CAPABILITIES`: a device capability the
+class declares, `Provider.CAPABILITIES`, or one read from its methods). `@pytest.mark.lacks(Capability.OAEP_LABEL)`
+selects the kinds without a capability instead, for tests of what such a provider answers (PsaErrorNotSupported).
+A kind that cannot run a test gets no instance of it: nothing is skipped. A need that no kind meets is a collection
+error.
 
 Kinds: "software" is built here (a private key store directory and the SQLite key info manager); "pkcs11" and
 "tpm" come from the `pkcs11_provider_factory` / `tpm_provider_factory` fixtures of tests/fixtures/real_parts.py,
@@ -27,7 +30,7 @@ from refimpl.ids import Opcode
 from refimpl.key_info_managers.base import KeyInfoManager
 from refimpl.key_info_managers.sqlite import SQLiteKeyInfoManager
 from refimpl.operations import OPCODE_OF
-from refimpl.providers.base import KeyStoreProvider, Provider, ProviderSettings, provider_class
+from refimpl.providers.base import Capability, KeyStoreProvider, Provider, ProviderSettings, provider_class
 
 PROVIDER_TYPES: dict[str, str] = {"software": "MbedCrypto", "pkcs11": "Pkcs11", "tpm": "Tpm"}
 """Provider kind → Parsec `provider_type`."""
@@ -52,11 +55,17 @@ def _enumerates_keys(cls: type[Provider]) -> bool:
     return issubclass(cls, KeyStoreProvider) and cls.stored_key_ids is not KeyStoreProvider.stored_key_ids
 
 
+def _declares(capability: Capability) -> Callable[[type[Provider]], bool]:
+    return lambda cls: capability in cls.CAPABILITIES
+
+
 CAPABILITIES: dict[str, Callable[[type[Provider]], bool]] = {
     "enumerates_keys": _enumerates_keys,
+    **{capability.value: _declares(capability) for capability in Capability},
 }
 """Needs beyond opcodes, read from the class: "enumerates_keys" = key material that lives apart from its mapping
-and can be listed (`stored_key_ids`), so the start-up sweep can find orphans and dangling mappings."""
+and can be listed (`stored_key_ids`), so the start-up sweep can find orphans and dangling mappings; and every
+`refimpl.providers.base.Capability` (pass the member), as the class declares it in `CAPABILITIES`."""
 
 
 def class_opcodes(cls: type[Provider]) -> frozenset[Opcode]:
@@ -72,11 +81,22 @@ def _meets(cls: type[Provider], need: object) -> bool:
     raise pytest.UsageError(f"@pytest.mark.needs({need!r}): expected an Opcode or one of {sorted(CAPABILITIES)}")
 
 
+def _lacks(cls: type[Provider], capability: object) -> bool:
+    if not isinstance(capability, str) or capability not in CAPABILITIES:
+        raise pytest.UsageError(f"@pytest.mark.lacks({capability!r}): expected one of {sorted(CAPABILITIES)}")
+    return not CAPABILITIES[capability](cls)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "needs(*requirements): Opcodes and capabilities a provider-parametrised test needs; it runs on every "
         "provider kind that has them all (tests/providers/conftest.py)",
+    )
+    config.addinivalue_line(
+        "markers",
+        "lacks(*capabilities): capabilities a provider-parametrised test is about the absence of; it runs on every "
+        "provider kind that has none of them (tests/providers/conftest.py)",
     )
 
 
@@ -84,9 +104,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "provider_kind" not in metafunc.fixturenames:
         return
     needs = [need for marker in metafunc.definition.iter_markers("needs") for need in marker.args]
-    kinds = [kind for kind, cls in PROVIDER_CLASSES.items() if all(_meets(cls, need) for need in needs)]
+    lacks = [lack for marker in metafunc.definition.iter_markers("lacks") for lack in marker.args]
+    kinds = [
+        kind
+        for kind, cls in PROVIDER_CLASSES.items()
+        if all(_meets(cls, need) for need in needs) and all(_lacks(cls, lack) for lack in lacks)
+    ]
     if not kinds:
-        raise pytest.UsageError(f"{metafunc.definition.nodeid}: no provider kind meets {needs}")
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: no provider kind meets {needs} and lacks {lacks}")
     metafunc.parametrize("provider_kind", kinds)
 
 

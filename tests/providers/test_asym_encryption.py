@@ -1,7 +1,9 @@
 """AsymmetricEncrypt and AsymmetricDecrypt on every provider: RSA PKCS#1 v1.5 and OAEP, interop and statuses.
 
 Parsec's e2e asym_encryption suite; validation of ifc:src/operations/psa_asymmetric_{en,de}crypt.rs (usage flag,
-algorithm, key type, non-empty input, no salt with PKCS#1 v1.5); the OAEP label is the request's salt.
+algorithm, key type, non-empty input, no salt with PKCS#1 v1.5); the OAEP label is the request's salt. OAEP with
+SHA-256 and OAEP labels run where the provider type declares `Capability.OAEP_ANY_HASH` / `OAEP_LABEL` (SoftHSM2
+does OAEP with SHA-1 and no label only; the TPM changes labels): where it does not, the request is NotSupported.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from refimpl.ids import Opcode, Status
 from refimpl.operations import (
     AsymmetricDecrypt,
     AsymmetricEncrypt,
+    CanDoCrypto,
+    CheckType,
     ExportKey,
     ExportPublicKey,
     GenerateKey,
     ImportKey,
 )
-from refimpl.providers.base import KeyStoreProvider
+from refimpl.providers.base import Capability, KeyStoreProvider
 from refimpl.psa.types import AsymmetricEncryption, Hash, RsaKeyPair, RsaOaep, RsaPkcs1v15Crypt, RsaPublicKey
 from tests.providers.helpers import TENANT_A, run, status_of, template, unhex, vectors
 
@@ -49,11 +53,7 @@ def _rsa_key(provider: KeyStoreProvider, algorithm: AsymmetricEncryption, **flag
     return public
 
 
-@pytest.mark.parametrize("algorithm", [PKCS1, OAEP], ids=["pkcs1v15", "oaep-sha256"])
-@pytest.mark.needs(*CRYPT)
-def test_round_trips_through_the_provider_and_cryptography(
-    provider: KeyStoreProvider, algorithm: AsymmetricEncryption
-) -> None:
+def _round_trip(provider: KeyStoreProvider, algorithm: AsymmetricEncryption) -> None:
     public = _rsa_key(provider, algorithm)
     ciphertext = run(provider, TENANT_A, AsymmetricEncrypt("rsa", algorithm, MESSAGE, None)).ciphertext
     assert len(ciphertext) == 256
@@ -64,6 +64,16 @@ def test_round_trips_through_the_provider_and_cryptography(
 
 
 @pytest.mark.needs(*CRYPT)
+def test_pkcs1v15_round_trips_through_the_provider_and_cryptography(provider: KeyStoreProvider) -> None:
+    _round_trip(provider, PKCS1)
+
+
+@pytest.mark.needs(*CRYPT, Capability.OAEP_ANY_HASH)
+def test_oaep_sha256_round_trips_through_the_provider_and_cryptography(provider: KeyStoreProvider) -> None:
+    _round_trip(provider, OAEP)
+
+
+@pytest.mark.needs(*CRYPT, Capability.OAEP_ANY_HASH, Capability.OAEP_LABEL)
 def test_the_oaep_label_is_the_salt_and_must_match(provider: KeyStoreProvider) -> None:
     public = _rsa_key(provider, OAEP)
     ciphertext = public.encrypt(MESSAGE, _padding(OAEP, b"label"))
@@ -73,7 +83,43 @@ def test_the_oaep_label_is_the_salt_and_must_match(provider: KeyStoreProvider) -
         assert status_of(provider, TENANT_A, decrypt) is Status.PSA_ERROR_INVALID_PADDING
 
 
+@pytest.mark.needs(*CRYPT, Capability.OAEP_ANY_HASH)
+def test_an_oaep_label_ending_in_a_zero_byte_works_everywhere_oaep_does(provider: KeyStoreProvider) -> None:
+    """The TPM takes a label as a C string: one that already ends in its zero byte reaches it unchanged."""
+    label = b"label\x00"
+    public = _rsa_key(provider, OAEP)
+    outside = public.encrypt(MESSAGE, _padding(OAEP, label))
+    assert run(provider, TENANT_A, AsymmetricDecrypt("rsa", OAEP, outside, label)).plaintext == MESSAGE
+    inside = run(provider, TENANT_A, AsymmetricEncrypt("rsa", OAEP, MESSAGE, label)).ciphertext
+    assert run(provider, TENANT_A, AsymmetricDecrypt("rsa", OAEP, inside, label)).plaintext == MESSAGE
+    without_label = AsymmetricDecrypt("rsa", OAEP, inside, None)
+    assert status_of(provider, TENANT_A, without_label) is Status.PSA_ERROR_INVALID_PADDING
+
+
+@pytest.mark.needs(*CRYPT, Capability.OAEP_ANY_HASH)
+@pytest.mark.lacks(Capability.OAEP_LABEL)
+def test_an_oaep_label_the_device_would_change_is_not_supported(provider: KeyStoreProvider) -> None:
+    public = _rsa_key(provider, OAEP)
+    ciphertext = public.encrypt(MESSAGE, _padding(OAEP, b"label"))
+    for operation in (
+        AsymmetricDecrypt("rsa", OAEP, ciphertext, b"label"),
+        AsymmetricEncrypt("rsa", OAEP, MESSAGE, b"label"),
+    ):
+        assert status_of(provider, TENANT_A, operation) is Status.PSA_ERROR_NOT_SUPPORTED, operation
+
+
 @pytest.mark.needs(*CRYPT)
+@pytest.mark.lacks(Capability.OAEP_ANY_HASH)
+def test_oaep_with_a_hash_the_device_lacks_is_not_supported(provider: KeyStoreProvider) -> None:
+    public = _rsa_key(provider, OAEP)
+    outside = public.encrypt(MESSAGE, _padding(OAEP))
+    for operation in (AsymmetricEncrypt("rsa", OAEP, MESSAGE, None), AsymmetricDecrypt("rsa", OAEP, outside, None)):
+        assert status_of(provider, TENANT_A, operation) is Status.PSA_ERROR_NOT_SUPPORTED, operation
+    use = CanDoCrypto(CheckType.USE, template(RsaKeyPair(), 2048, OAEP, encrypt=True, decrypt=True))
+    assert status_of(provider, TENANT_A, use) is Status.PSA_ERROR_NOT_SUPPORTED
+
+
+@pytest.mark.needs(*CRYPT, Capability.OAEP_ANY_HASH)
 def test_a_corrupted_oaep_ciphertext_is_invalid_padding(provider: KeyStoreProvider) -> None:
     _rsa_key(provider, OAEP)
     ciphertext = run(provider, TENANT_A, AsymmetricEncrypt("rsa", OAEP, MESSAGE, None)).ciphertext
@@ -97,8 +143,9 @@ def test_argument_errors_are_invalid_argument(provider: KeyStoreProvider) -> Non
 
 @pytest.mark.needs(*CRYPT)
 def test_missing_flags_and_other_algorithms_are_not_permitted(provider: KeyStoreProvider) -> None:
-    _rsa_key(provider, OAEP, encrypt=True)
-    ciphertext = run(provider, TENANT_A, AsymmetricEncrypt("rsa", OAEP, MESSAGE, None)).ciphertext
+    """The policy is checked first, so every provider answers NotPermitted, even one that cannot run the OAEP."""
+    public = _rsa_key(provider, OAEP, encrypt=True)
+    ciphertext = public.encrypt(MESSAGE, _padding(OAEP))
     for operation in (
         AsymmetricDecrypt("rsa", OAEP, ciphertext, None),  # no decrypt flag
         AsymmetricEncrypt("rsa", PKCS1, MESSAGE, None),  # the policy names OAEP

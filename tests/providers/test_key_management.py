@@ -23,6 +23,7 @@ from refimpl.ids import Opcode, Status
 from refimpl.operations import DestroyKey, ExportKey, ExportPublicKey, GenerateKey, ImportKey
 from refimpl.providers.base import KeyStoreProvider
 from refimpl.psa.types import (
+    Aes,
     Algorithm,
     EccFamily,
     EccKeyPair,
@@ -57,6 +58,17 @@ def test_generating_an_existing_name_is_already_exists_and_keeps_the_key(provide
     run(provider, TENANT_A, GenerateKey("k", SIGNING_P256))
     before = run(provider, TENANT_A, ExportPublicKey("k")).data
     assert status_of(provider, TENANT_A, GenerateKey("k", SIGNING_P256)) is Status.PSA_ERROR_ALREADY_EXISTS
+    assert run(provider, TENANT_A, ExportPublicKey("k")).data == before
+
+
+@pytest.mark.needs(Opcode.PSA_GENERATE_KEY, Opcode.PSA_EXPORT_PUBLIC_KEY)
+def test_a_taken_name_is_already_exists_before_the_template_is_looked_at(provider: KeyStoreProvider) -> None:
+    """Parsec checks the name before the key type and the algorithm, on every provider (a key type or an algorithm
+    the provider has no use for would otherwise answer NotSupported: tests/hardware/test_check_order.py)."""
+    run(provider, TENANT_A, GenerateKey("k", SIGNING_P256))
+    before = run(provider, TENANT_A, ExportPublicKey("k")).data
+    for attributes in (template(Aes(), 128, encrypt=True), template(P256, 256, RawKeyAgreement.ECDH, derive=True)):
+        assert status_of(provider, TENANT_A, GenerateKey("k", attributes)) is Status.PSA_ERROR_ALREADY_EXISTS
     assert run(provider, TENANT_A, ExportPublicKey("k")).data == before
 
 

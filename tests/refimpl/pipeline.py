@@ -17,11 +17,15 @@ from refimpl.wire.framing import bytes_reader
 from refimpl.wire.header import Request, RequestHeader, Response, encode_request
 
 
-def config_document(directory: Path, **core_settings: Any) -> dict[str, Any]:
+def config_document(
+    directory: Path, authenticator: dict[str, Any] | list[dict[str, Any]] | None = None, **core_settings: Any
+) -> dict[str, Any]:
+    """A config with one SQLite store and the software provider; `authenticator` is the table (or array of
+    tables) to use instead of Parsec's single Direct one with admin "admin"."""
     return {
         "core_settings": {"allow_root": True, "thread_pool_size": 1, **core_settings},
         "listener": {"listener_type": "DomainSocket", "timeout": 1000, "socket_path": str(directory / "p.sock")},
-        "authenticator": {"auth_type": "Direct", "admins": [{"name": "admin"}]},
+        "authenticator": authenticator or {"auth_type": "Direct", "admins": [{"name": "admin"}]},
         "key_manager": [{"name": "kim", "manager_type": "SQLite", "sqlite_db_path": str(directory / "kim.db")}],
         "provider": [
             {"provider_type": "MbedCrypto", "key_info_manager": "kim", "key_store_path": str(directory / "keys")}
@@ -30,9 +34,12 @@ def config_document(directory: Path, **core_settings: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def in_process_pipeline(directory: Path, **core_settings: Any) -> Iterator[Pipeline]:
+def in_process_pipeline(
+    directory: Path, authenticator: dict[str, Any] | list[dict[str, Any]] | None = None, **core_settings: Any
+) -> Iterator[Pipeline]:
     """The built pipeline (not started: requests go straight to its front end)."""
-    pipeline = build_pipeline(parse_config(config_document(directory, **core_settings)), allow_activation=False)
+    document = config_document(directory, authenticator, **core_settings)
+    pipeline = build_pipeline(parse_config(document), allow_activation=False)
     try:
         yield pipeline
     finally:
@@ -47,13 +54,24 @@ def ask(
     provider: int | None = None,
     opcode: int | None = None,
     body: bytes | None = None,
+    auth_type: AuthType = AuthType.DIRECT,
 ) -> Response:
-    """One request through the front end: Direct auth as `app` (NoAuth if None); core ops go to Core by default."""
+    """One request through the front end as `app` (NoAuth if None); core ops go to Core by default.
+
+    With Direct (the default) `app` is the name sent; with UnixPeerCredentials it is the decimal UID, sent as the
+    auth field and reported as the connection's peer (what the kernel would say of a process of that user).
+    """
     opcode = opcode if opcode is not None else OPCODE_OF[type(operation)]
     if provider is None:
         provider = ProviderId.CORE if Opcode(opcode).is_core else ProviderId.MBED_CRYPTO
-    auth_type = AuthType.DIRECT if app is not None else AuthType.NO_AUTH
+    uid = 0
+    if app is None:
+        auth_type, auth = AuthType.NO_AUTH, b""
+    elif auth_type == AuthType.UNIX_PEER_CREDENTIALS:
+        uid = int(app)
+        auth = uid.to_bytes(4, "little")
+    else:
+        auth = app.encode()
     header = RequestHeader(provider=provider, opcode=opcode, auth_type=auth_type)
-    data = encode_request(Request(header, encode_operation(operation) if body is None else body,
-                                  (app or "").encode()))
-    return pipeline.front_end.respond(bytes_reader(data), lambda: PeerCredentials(1, 0, 0))
+    data = encode_request(Request(header, encode_operation(operation) if body is None else body, auth))
+    return pipeline.front_end.respond(bytes_reader(data), lambda: PeerCredentials(1, uid, uid))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import grp
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -133,8 +135,25 @@ def test_defaults_are_parsecs(tmp_path: Path) -> None:
          "is required for JwtSvid"),
         ("authenticator", "[authenticator]\nauth_type = \"Direct\"\nadmins = [\"root\"]", "authenticator.admins[0]",
          "must be a table with a name"),
-        ("authenticator", "[[authenticator]]\nauth_type = \"Direct\"", "authenticator",
-         "only one authenticator"),
+        ("authenticator", "[[authenticator]]\nauth_type = \"Direct\"\n[[authenticator]]\nauth_type = \"Direct\"",
+         "authenticator[1] (Direct).auth_type", "configured twice (also authenticator[0] (Direct).auth_type)"),
+        ("authenticator", "[[authenticator]]\nauth_type = \"Direct\"\n[[authenticator]]\nauth_type = \"JwtSvid\"",
+         "authenticator[1] (JwtSvid).workload_endpoint", "is required for JwtSvid"),
+        ("authenticator", "[[authenticator]]\nadmins = []", "authenticator[0].auth_type", "is required"),
+        ("authenticator", "[[authenticator]]\nauth_type = \"Direct\"\nadmins = [{ nom = \"x\" }]",
+         "authenticator[0] (Direct).admins[0]", "must be a table with a name"),
+        ("authenticator", "[authenticator]\nauth_type = \"JwtSvid\"\nworkload_endpoint = \"unix:///a\"\n"
+         "max_failures = 0", "authenticator.max_failures", "must be a positive integer, got 0"),
+        ("authenticator", "[authenticator]\nauth_type = \"JwtSvid\"\nworkload_endpoint = \"unix:///a\"\n"
+         "failure_window = \"1m\"", "authenticator.failure_window", "must be a positive number of seconds"),
+        ("listener", "[listener]\nlistener_type = \"DomainSocket\"\ntimeout = 1\nsocket_group = \"no-such-group-ptm\"",
+         "listener.socket_group", "there is no group 'no-such-group-ptm' on this system; create it"),
+        ("listener", "[listener]\nlistener_type = \"DomainSocket\"\ntimeout = 1\nsocket_mode = 660",
+         "listener.socket_mode", "as octal digits in a string, like \"0660\", got 660"),
+        ("listener", "[listener]\nlistener_type = \"DomainSocket\"\ntimeout = 1\nsocket_mode = \"4755\"",
+         "listener.socket_mode", "octal digits"),
+        ("listener", "[listener]\nlistener_type = \"DomainSocket\"\ntimeout = 1\nsocket_mode = \"0668\"",
+         "listener.socket_mode", "octal digits"),
         ("key_manager", "[[key_manager]]\nname = \"kim\"\nmanager_type = \"Redis\"",
          "key_manager[0] (kim).manager_type", "must be one of SQLite, OnDisk"),
         ("key_manager", "[[key_manager]]\nname = \"kim\"\nmanager_type = \"SQLite\"\n"
@@ -212,3 +231,102 @@ def test_admins_and_provider_order_are_kept(tmp_path: Path) -> None:
     assert config.authenticators[0].admins == ("0", "1001")
     assert [provider.name for provider in config.providers] == ["second-name", "mbed-crypto-provider"]
     assert config.providers[0].key("user_pin") == "provider[0] (second-name).user_pin"
+
+
+# ------------------------------------------------------------------ several authenticators, O-10 (our extensions)
+
+
+def document(**sections: Any) -> dict[str, Any]:
+    """A valid parsed config (one Direct authenticator, one SQLite store) with any section replaced."""
+    base: dict[str, Any] = {
+        "core_settings": {},
+        "listener": {"listener_type": "DomainSocket", "timeout": 200},
+        "authenticator": {"auth_type": "Direct"},
+        "key_manager": [{"name": "kim", "manager_type": "SQLite"}],
+        "provider": [{"provider_type": "MbedCrypto", "key_info_manager": "kim"}],
+    }
+    return {**base, **sections}
+
+
+def test_an_authenticator_array_configures_several_each_with_its_admins(tmp_path: Path) -> None:
+    config = load(tmp_path, minimal(authenticator="""
+[[authenticator]]
+auth_type = "UnixPeerCredentials"
+admins = [{ name = "0" }]
+
+[[authenticator]]
+auth_type = "JwtSvid"
+workload_endpoint = "unix:///run/spire/sockets/agent.sock"
+admins = [{ name = "spiffe://example.org/admin" }]
+max_failures = 20
+failure_window = 0.5
+"""))
+    uds, jwt = config.authenticators
+    assert (uds.auth_type, uds.admins, uds.index) == ("UnixPeerCredentials", ("0",), 0)
+    assert (jwt.auth_type, jwt.admins, jwt.index) == ("JwtSvid", ("spiffe://example.org/admin",), 1)
+    assert (jwt.max_failures, jwt.failure_window) == (20, 0.5)
+    assert jwt.key("workload_endpoint") == "authenticator[1] (JwtSvid).workload_endpoint"
+    assert config.warnings == ()
+
+
+def test_parsecs_single_table_keeps_its_keys(tmp_path: Path) -> None:
+    [single] = load(tmp_path, PARSEC_TEMPLATE).authenticators
+    assert single.index is None
+    assert single.key("admins") == "authenticator.admins"
+    assert (single.max_failures, single.failure_window) == (None, None)
+
+
+def test_both_forms_at_once_are_refused_naming_the_key(tmp_path: Path) -> None:
+    for text in (
+        '[authenticator]\nauth_type = "Direct"\n[[authenticator]]\nauth_type = "UnixPeerCredentials"\n',
+        '[[authenticator]]\nauth_type = "Direct"\n[authenticator]\nauth_type = "UnixPeerCredentials"\n',
+    ):
+        error = error_of(tmp_path, minimal(authenticator=text))
+        assert error.key == "authenticator"
+        assert "both as one [authenticator] table and as [[authenticator]] tables; use one form" in error.message
+
+
+@pytest.mark.parametrize(
+    ("value", "key", "message"),
+    [
+        ([], "authenticator", "the [[authenticator]] array is empty"),
+        (["Direct"], "authenticator[0]", "must be a table, got a string"),
+        ("Direct", "authenticator", "must be a table ([authenticator]) or an array of tables ([[authenticator]])"),
+    ],
+)
+def test_malformed_authenticator_sections_name_their_key(value: Any, key: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(document(authenticator=value))
+    assert (caught.value.key, message in caught.value.message) == (key, True)
+
+
+def test_options_of_another_auth_type_warn_as_unknown() -> None:
+    config = parse_config(document(authenticator=[{"auth_type": "Direct", "workload_endpoint": "unix:///x"}]))
+    assert config.warnings == ("unknown key authenticator[0] (Direct).workload_endpoint is ignored",)
+
+
+@pytest.mark.threat("A1-S-1")
+def test_several_authenticators_with_an_on_disk_store_are_refused() -> None:
+    """OnDisk's layout has no authenticator: "alice" of Direct and "alice" of UnixPeerCredentials would share keys."""
+    several = [{"auth_type": "Direct"}, {"auth_type": "UnixPeerCredentials"}]
+    with pytest.raises(ConfigError) as caught:
+        parse_config(document(authenticator=several, key_manager=[{"name": "kim", "manager_type": "OnDisk"}]))
+    assert caught.value.key == "key_manager[0] (kim).manager_type"
+    assert "Direct, UnixPeerCredentials" in caught.value.message
+    assert 'Use manager_type = "SQLite"' in caught.value.message
+    # One authenticator in the array is Parsec's case, and an OnDisk store no provider uses holds no keys.
+    parse_config(document(authenticator=several[:1], key_manager=[{"name": "kim", "manager_type": "OnDisk"}]))
+    unused = [{"name": "kim", "manager_type": "SQLite"}, {"name": "old", "manager_type": "OnDisk"}]
+    assert len(parse_config(document(authenticator=several, key_manager=unused)).authenticators) == 2
+
+
+def test_socket_group_and_mode(tmp_path: Path) -> None:
+    root_group = grp.getgrgid(0).gr_name
+    listener = '[listener]\nlistener_type = "DomainSocket"\ntimeout = 200\n'
+    parsec = load(tmp_path, minimal(listener=listener)).listener
+    assert (parsec.socket_gid, parsec.socket_mode) == (None, 0o666)  # Parsec's socket
+    grouped = load(tmp_path, minimal(listener=listener + f'socket_group = "{root_group}"\n')).listener
+    assert (grouped.socket_group, grouped.socket_gid, grouped.socket_mode) == (root_group, 0, 0o660)
+    numeric = load(tmp_path, minimal(listener=listener + 'socket_group = "0"\nsocket_mode = "0600"\n')).listener
+    assert (numeric.socket_gid, numeric.socket_mode) == (0, 0o600)
+    assert load(tmp_path, minimal(listener=listener + 'socket_mode = "660"\n')).listener.socket_mode == 0o660

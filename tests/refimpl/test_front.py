@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import grp
 import os
 import select
 import socket
@@ -96,6 +97,23 @@ def test_a_stale_socket_file_is_replaced_and_anything_else_refused(tmp_path: Pat
         DomainSocketListener.open(path, 100, allow_activation=False)
     assert caught.value.key == "listener.socket_path"
     assert path.read_text() == "not a socket"
+
+
+@pytest.mark.threat("O-10")
+def test_the_socket_gets_the_configured_group_and_mode(tmp_path: Path) -> None:
+    """listener.socket_group / socket_mode (O-10) are the socket file's, whatever the process umask."""
+    path = tmp_path / "parsec.sock"
+    group = grp.getgrnam("daemon").gr_gid
+    previous = os.umask(0)
+    try:
+        listener = DomainSocketListener.open(path, 100, allow_activation=False, mode=0o660, gid=group)
+    finally:
+        os.umask(previous)
+    try:
+        info = path.stat()
+        assert (stat.S_IMODE(info.st_mode), info.st_gid) == (0o660, group)
+    finally:
+        listener.close()
 
 
 @pytest.mark.threat("A1-D-2", "M-0")

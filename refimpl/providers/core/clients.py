@@ -5,6 +5,16 @@ keys of every provider; ListClients is the sorted, de-duplicated union of key ow
 internal identity excluded); DeleteClient destroys every key of the named client *under the admin caller's own
 authenticator* and answers Success even when some key could not be destroyed, as Parsec does. Errors of one
 provider are logged and do not stop the others. The admin checks happen in the back-end handler.
+
+Several authenticators (`[[authenticator]]`): an application is a (name, authenticator) pair and each
+authenticator has its own admins, so an admin administers the applications of its own authenticator only —
+ListClients lists the names under the caller's authenticator, and DeleteClient deletes the client of that name
+under it, exactly as Parsec's DeleteClient already does. The same name under another authenticator is another
+application, which this admin neither sees nor deletes; its own authenticator's admins do. So a Direct admin (a
+name anyone can claim) can never touch the keys of JwtSvid or UnixPeerCredentials tenants. With one authenticator
+the answer is Parsec's, except that names left in a SQLite store by an authenticator no longer configured are not
+listed (Parsec would list them, though its DeleteClient cannot delete them; Parsec's book forbids changing the
+authenticator while keys exist, so that state should not arise).
 """
 
 from __future__ import annotations
@@ -50,10 +60,13 @@ class ClientOperations(Provider):
 
     @handles(ListClients)
     def list_all_clients(self, application: Application | None, operation: ListClients) -> ListClientsResult:
+        if application is None:
+            raise ParsecError(Status.NOT_AUTHENTICATED, "ListClients without an application identity")
+        namespace = application.identity.authenticator_id
         names: set[str] = set()
         for provider in self.providers:
             try:
-                names.update(client.name for client in provider.list_clients() if not client.is_internal)
+                names.update(client.name for client in provider.list_clients() if client.authenticator_id == namespace)
             except Exception as error:
                 log.error("ListClients: provider %s failed (%s); its clients are omitted", quoted(provider.name), error)
         return ListClientsResult(tuple(sorted(names)))

@@ -21,14 +21,14 @@ import pkcs11
 from refimpl.errors import ConfigError
 from refimpl.ids import ProviderId
 from refimpl.key_info_managers.base import KeyInfoManager
-from refimpl.providers.base import ProviderIdentity, ProviderSettings, register_provider
+from refimpl.providers.base import Capability, ProviderIdentity, ProviderSettings, register_provider
 from refimpl.providers.pkcs11.asym_encryption import AsymEncryption
 from refimpl.providers.pkcs11.asym_sign import AsymSign
 from refimpl.providers.pkcs11.capability_discovery import CapabilityDiscovery
 from refimpl.providers.pkcs11.generate_random import RandomGeneration
 from refimpl.providers.pkcs11.key_management import KeyManagement
 from refimpl.providers.pkcs11.library import Cryptoki, LibraryError, LoginError, TokenLogin
-from refimpl.providers.pkcs11.secret import Secret, parse_secret
+from refimpl.providers.secrets import Secret, parse_secret
 
 __all__ = ["Pkcs11Provider"]
 
@@ -104,6 +104,8 @@ class Pkcs11Provider(KeyManagement, AsymSign, AsymEncryption, CapabilityDiscover
     CONFIG_KEYS = frozenset(
         {"library_path", "slot_number", "serial_number", "user_pin", "software_public_operations", "allow_export"}
     )
+    CAPABILITIES = frozenset(Capability) - {Capability.OAEP_ANY_HASH, Capability.OAEP_LABEL}
+    """RSA-OAEP with SHA-1 and no label only: SoftHSM2's limit (SoftHSMv2#474); Parsec never passes a label."""
 
     @classmethod
     def from_config(

@@ -4,9 +4,10 @@ Parsec's `svc:src/providers/pkcs11/asym_encryption.rs`: policy check, then C_Enc
 with `software_public_operations = true`, `cryptography` on the exported public key) and C_Decrypt with the
 private object. A ciphertext the token cannot decrypt answers PsaErrorInvalidPadding whatever the token's reason
 (SoftHSM2 says CKR_GENERAL_ERROR for a bad PKCS#1 v1.5 padding), so clients can mitigate padding-oracle attacks as
-Parsec intends (parsec#619) and the status tells nothing more (M-1). A token that refuses the mechanism's
-parameters answers PsaErrorNotSupported: SoftHSM2 2.6 does OAEP with SHA-1 and no label only (SoftHSMv2#474,
-which Parsec's own e2e tests work around the same way).
+Parsec intends (parsec#619) and the status tells nothing more (M-1). The provider type declares no
+`Capability.OAEP_ANY_HASH` and no `Capability.OAEP_LABEL`: SoftHSM2 2.6 does OAEP with SHA-1 and no label only
+(SoftHSMv2#474, which Parsec's own e2e tests work around the same way), and Parsec's provider never gives the token
+a label; so other OAEP requests answer PsaErrorNotSupported before the token is asked (`mechanisms.check_oaep`).
 """
 
 from __future__ import annotations
@@ -29,17 +30,12 @@ from refimpl.operations import (
 from refimpl.providers.base import handles
 from refimpl.providers.pkcs11.common import Pkcs11Base, require_key_pair
 from refimpl.providers.pkcs11.library import hardware_command
-from refimpl.providers.pkcs11.mechanisms import encryption_mechanism, rsa_plaintext_limit
+from refimpl.providers.pkcs11.mechanisms import check_oaep, encryption_mechanism
 from refimpl.psa import formats, policy
+from refimpl.psa.formats import rsa_plaintext_limit
 from refimpl.psa.types import AsymmetricEncryption, RsaOaep
 
 log = logging.getLogger(__name__)
-
-_REFUSED_PARAMETERS = (pkcs11.ArgumentsBad, pkcs11.MechanismParamInvalid)
-
-
-def _unsupported_parameters(algorithm: AsymmetricEncryption) -> ParsecError:
-    return ParsecError(Status.PSA_ERROR_NOT_SUPPORTED, f"the token does not run {algorithm!r} with these parameters")
 
 
 def encrypt_in_software(
@@ -68,6 +64,7 @@ class AsymEncryption(Pkcs11Base):
     ) -> AsymmetricEncryptResult:
         mapping = self.mapping_of(application, operation.key_name)
         policy.validate_asymmetric_encrypt(mapping.attributes, operation.alg, operation.plaintext, operation.salt)
+        check_oaep(self.CAPABILITIES, operation.alg, operation.salt)
         mechanism = encryption_mechanism(operation.alg, operation.salt)
         public = self.public_key(application, mapping)
         if not isinstance(public, rsa.RSAPublicKey):
@@ -79,12 +76,9 @@ class AsymEncryption(Pkcs11Base):
             return AsymmetricEncryptResult(ciphertext=ciphertext)
         with self.token.session() as pooled, hardware_command(log, application, "C_Encrypt", self.name):
             key = pooled.find_key(mapping.key_id, ObjectClass.PUBLIC_KEY)
-            try:
-                ciphertext = key.encrypt(
-                    operation.plaintext, mechanism=mechanism.mechanism, mechanism_param=mechanism.parameter
-                )
-            except _REFUSED_PARAMETERS:
-                raise _unsupported_parameters(operation.alg) from None
+            ciphertext = key.encrypt(
+                operation.plaintext, mechanism=mechanism.mechanism, mechanism_param=mechanism.parameter
+            )
         return AsymmetricEncryptResult(ciphertext=bytes(ciphertext))
 
     @handles(AsymmetricDecrypt)
@@ -94,6 +88,7 @@ class AsymEncryption(Pkcs11Base):
         mapping = self.mapping_of(application, operation.key_name)
         policy.validate_asymmetric_decrypt(mapping.attributes, operation.alg, operation.ciphertext, operation.salt)
         require_key_pair(mapping.attributes, "decrypt")
+        check_oaep(self.CAPABILITIES, operation.alg, operation.salt)
         mechanism = encryption_mechanism(operation.alg, operation.salt)
         with self.token.session() as pooled, hardware_command(log, application, "C_Decrypt", self.name):
             key = pooled.find_key(mapping.key_id, ObjectClass.PRIVATE_KEY)
@@ -101,8 +96,6 @@ class AsymEncryption(Pkcs11Base):
                 plaintext = key.decrypt(
                     operation.ciphertext, mechanism=mechanism.mechanism, mechanism_param=mechanism.parameter
                 )
-            except _REFUSED_PARAMETERS:
-                raise _unsupported_parameters(operation.alg) from None
             except (pkcs11.EncryptedDataInvalid, pkcs11.EncryptedDataLenRange, pkcs11.GeneralError):
                 raise ParsecError(Status.PSA_ERROR_INVALID_PADDING, "the token rejected the ciphertext") from None
         return AsymmetricDecryptResult(plaintext=bytes(plaintext))

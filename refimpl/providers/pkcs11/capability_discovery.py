@@ -3,7 +3,8 @@
 Parsec's `svc:src/providers/pkcs11/capability_discovery.rs` inside the common flow of
 `refimpl.psa.policy.can_do_crypto`: RSA and SECP-R1 key pairs can be generated, RSA and SECP-R1 public keys
 imported, and a template can be used when the token lists the mechanism its algorithm needs and the key size lies
-within that mechanism's range (`key_bits = 0` means any size). Every "no" is PsaErrorNotSupported.
+within that mechanism's range (`key_bits = 0` means any size) and the provider type's `CAPABILITIES` allow the
+algorithm (RSA-OAEP with SHA-1 only). Every "no" is PsaErrorNotSupported.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from refimpl.providers.base import handles
 from refimpl.providers.pkcs11.common import Pkcs11Base, not_supported
 from refimpl.providers.pkcs11.key_management import RSA_KEY_BITS, SUPPORTED_FAMILIES
 from refimpl.providers.pkcs11.library import hardware_command
-from refimpl.providers.pkcs11.mechanisms import mechanism_of
+from refimpl.providers.pkcs11.mechanisms import check_oaep, mechanism_of
 from refimpl.psa import formats, policy
 from refimpl.psa.types import EccKeyPair, EccPublicKey, KeyAttributes, RsaKeyPair, RsaPublicKey
 
@@ -64,7 +65,9 @@ class CapabilityDiscovery(Pkcs11Base):
             raise not_supported(f"the PKCS#11 provider cannot import {type(attributes.key_type).__name__} keys")
 
     def _can_use(self, application: Application, attributes: KeyAttributes) -> None:
-        mechanism = mechanism_of(attributes.policy.permitted_algorithms)
+        algorithm = attributes.policy.permitted_algorithms
+        mechanism = mechanism_of(algorithm)
+        check_oaep(self.CAPABILITIES, algorithm)
         slot = self.token.token.slot
         with hardware_command(log, application, "C_GetMechanismList", self.name):
             mechanisms = slot.get_mechanisms()

@@ -1,10 +1,18 @@
 """PKCS#11 key management: GenerateKey, ImportKey, ExportPublicKey, DestroyKey, and the sweep's view of the token.
 
 Parsec's `svc:src/providers/pkcs11/key_management.rs` and `utils.rs` (`key_pair_usage_flags_to_pkcs11_attributes`,
-`ec_params`): RSA and SECP-R1 key pairs are generated on the token as token objects (CKA_TOKEN) with the PSA usage
-flags mapped to CKA_SIGN/VERIFY/ENCRYPT/DECRYPT/DERIVE, private halves sensitive and unextractable unless the
-policy allows export; RSA and SECP-R1 public keys can be imported; key pairs cannot (as in Parsec). With
-`allow_export = false` a key whose policy sets the export flag is refused with PsaErrorNotPermitted.
+`ec_params`, `algorithm_to_mechanism`): RSA and SECP-R1 key pairs are generated on the token as token objects
+(CKA_TOKEN) with the PSA usage flags mapped to CKA_SIGN/VERIFY/ENCRYPT/DECRYPT/DERIVE, private halves sensitive and
+unextractable unless the policy allows export; RSA and SECP-R1 public keys can be imported; key pairs cannot (as in
+Parsec). The checks come in Parsec's order, which decides the status of a request that fails several:
+
+* GenerateKey: DeprecatedPrimitive; a public key type (InvalidArgument); the export flag with `allow_export =
+  false` (NotPermitted); the name (AlreadyExists); then the template — a policy algorithm the token has no
+  mechanism for, such as ECDH (NotSupported), a key type other than an RSA or ECC pair (NotSupported), the size;
+* ImportKey: the export flag (NotPermitted); empty data (InvalidArgument); the name (AlreadyExists); then a key
+  type other than an RSA or ECC public key (NotSupported) and the data itself.
+
+The template checks run inside the shared life cycle's `create` step, after the name was found free and reserved.
 """
 
 from __future__ import annotations
@@ -36,9 +44,11 @@ from refimpl.operations import (
 from refimpl.providers.base import handles
 from refimpl.providers.pkcs11.common import KEY_ID_BYTES, Pkcs11Base, not_supported
 from refimpl.providers.pkcs11.library import hardware_command, key_objects
+from refimpl.providers.pkcs11.mechanisms import mechanism_of
 from refimpl.psa import formats, policy
 from refimpl.psa.types import (
     PUBLIC_KEYS,
+    AlgorithmNone,
     EccFamily,
     EccKeyPair,
     EccPublicKey,
@@ -83,10 +93,26 @@ def key_pair_templates(flags: UsageFlags) -> tuple[dict[Attribute, Any], dict[At
     return public, private
 
 
+def check_generation_template(attributes: KeyAttributes) -> None:
+    """What Parsec checks of a template once the name is free: the algorithm's mechanism, the key type, its size."""
+    algorithm = attributes.policy.permitted_algorithms
+    if not isinstance(algorithm, AlgorithmNone):
+        mechanism_of(algorithm)  # NotSupported for an algorithm the token has no mechanism for (ECDH, AEAD, …)
+    key_type = attributes.key_type
+    if not isinstance(key_type, RsaKeyPair | EccKeyPair):
+        raise not_supported(f"the PKCS#11 provider cannot generate {type(key_type).__name__} keys")
+    if attributes.bits <= 0:
+        raise ParsecError(Status.PSA_ERROR_INVALID_ARGUMENT, "key_bits must give the size of the key to generate")
+    if isinstance(key_type, RsaKeyPair) and attributes.bits not in RSA_KEY_BITS:
+        raise not_supported(f"the PKCS#11 provider generates RSA keys of {sorted(RSA_KEY_BITS)} bits")
+    if isinstance(key_type, EccKeyPair):
+        ecc_parameters(key_type.curve_family, attributes.bits)
+
+
 class KeyManagement(Pkcs11Base):
     """The key life cycle on the token."""
 
-    def _check_template(self, attributes: KeyAttributes) -> None:
+    def _check_export(self, attributes: KeyAttributes) -> None:
         if attributes.policy.usage_flags.export and not self.allow_export:
             raise ParsecError(
                 Status.PSA_ERROR_NOT_PERMITTED, "allow_export = false: this provider does not create exportable keys"
@@ -99,17 +125,13 @@ class KeyManagement(Pkcs11Base):
             raise ParsecError(Status.DEPRECATED_PRIMITIVE, "the key template uses a deprecated primitive")
         if isinstance(attributes.key_type, PUBLIC_KEYS):
             raise ParsecError(Status.PSA_ERROR_INVALID_ARGUMENT, "a public key cannot be generated")
-        if not isinstance(attributes.key_type, RsaKeyPair | EccKeyPair):
-            raise not_supported(f"the PKCS#11 provider cannot generate {type(attributes.key_type).__name__} keys")
-        if attributes.bits <= 0:
-            raise ParsecError(Status.PSA_ERROR_INVALID_ARGUMENT, "key_bits must give the size of the key to generate")
-        if isinstance(attributes.key_type, RsaKeyPair) and attributes.bits not in RSA_KEY_BITS:
-            raise not_supported(f"the PKCS#11 provider generates RSA keys of {sorted(RSA_KEY_BITS)} bits")
-        self._check_template(attributes)
+        self._check_export(attributes)
         self.create_key(application, operation.key_name, attributes, lambda: self._generate(application, attributes))
         return GenerateKeyResult()
 
     def _generate(self, application: Application | None, attributes: KeyAttributes) -> bytes:
+        """Check the template (the name is free by now, as in Parsec), then generate the pair on the token."""
+        check_generation_template(attributes)
         key_id = os.urandom(KEY_ID_BYTES)
         public, private = key_pair_templates(attributes.policy.usage_flags)
         options: dict[str, Any] = {
@@ -121,8 +143,7 @@ class KeyManagement(Pkcs11Base):
             "private_template": private,
         }
         with (
-            self.token.session() as pooled,
-            self.token.objects_lock,
+            self.token.session(exclusive=True) as pooled,
             hardware_command(log, application, "C_GenerateKeyPair", self.name),
         ):
             if isinstance(attributes.key_type, EccKeyPair):
@@ -140,23 +161,22 @@ class KeyManagement(Pkcs11Base):
         attributes = operation.attributes
         if policy.is_deprecated(attributes):
             log.warning("importing a key whose template uses a deprecated primitive")
-        if not isinstance(attributes.key_type, RsaPublicKey | EccPublicKey):
-            raise not_supported(f"the PKCS#11 provider cannot import {type(attributes.key_type).__name__} keys")
-        self._check_template(attributes)
+        self._check_export(attributes)
         if not operation.data:
             raise ParsecError(Status.PSA_ERROR_INVALID_ARGUMENT, "the key data is empty")
         self.create_key(application, operation.key_name, attributes, lambda: self._import(application, operation))
         return ImportKeyResult()
 
     def _import(self, application: Application | None, operation: ImportKey) -> bytes:
-        """Parse the data (after the name was found free, as Parsec orders it), then create the token object."""
+        """Check the key type and parse the data (the name is free by now, as in Parsec), then create the object."""
         attributes = operation.attributes
+        if not isinstance(attributes.key_type, RsaPublicKey | EccPublicKey):
+            raise not_supported(f"the PKCS#11 provider cannot import {type(attributes.key_type).__name__} keys")
         key = formats.load_public_key(attributes.key_type, attributes.bits, operation.data)
         template = self._public_key_template(attributes, key)
         key_id = os.urandom(KEY_ID_BYTES)
         with (
-            self.token.session() as pooled,
-            self.token.objects_lock,
+            self.token.session(exclusive=True) as pooled,
             hardware_command(log, application, "C_CreateObject", self.name),
         ):
             pooled.session.create_object({**template, Attribute.ID: key_id})
@@ -206,8 +226,7 @@ class KeyManagement(Pkcs11Base):
     def destroy_key_material(self, key_id: bytes) -> None:
         """Destroy the private and public objects with this CKA_ID (either may already be gone)."""
         with (
-            self.token.session() as pooled,
-            self.token.objects_lock,
+            self.token.session(exclusive=True) as pooled,
             hardware_command(log, None, "C_DestroyObject", self.name),
         ):
             for key_object in list(pooled.session.get_objects({Attribute.ID: key_id})):

@@ -12,9 +12,10 @@ Parsec's `svc:src/providers/pkcs11/mod.rs` (`Pkcs11::new` + `initialize(CInitial
   long-lived login session per token per process, shared by every provider on that token, and requests run in
   PIN-less sessions taken from a pool. `C_Login` goes through ctypes too, so binary (`hex:`) PINs reach the token
   byte for byte instead of through python-pkcs11's UTF-8 encoding.
-* SoftHSM2's file store sometimes fails C_GenerateKeyPair (CKR_GENERAL_ERROR) while other threads create or
-  destroy objects; creating and destroying token objects is therefore serialised per token (`objects_lock`), while
-  signing, verifying and the rest stay concurrent.
+* SoftHSM2's file store sometimes fails C_GenerateKeyPair (CKR_GENERAL_ERROR, now and then
+  CKR_TEMPLATE_INCONSISTENT) while other threads of the process create, destroy, find or use objects. A request
+  that creates or destroys token objects therefore has the token to itself (`session(exclusive=True)`, the writer
+  of a per-token `ReadWriteLock`), while signing, verifying, finding and the rest stay concurrent with each other.
 * Finding a key object costs more than signing with it (2,100 against 5,900 ECDSA signatures per second on
   SoftHSM2), so each pooled session keeps the key objects it has found; destroying a key empties every cache.
 """
@@ -36,7 +37,7 @@ from pkcs11 import _pkcs11 as cython_pkcs11
 
 from refimpl.identity import Application
 from refimpl.logs import Event, log_event
-from refimpl.providers.pkcs11.secret import Secret
+from refimpl.providers.secrets import Secret
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +221,48 @@ class PooledSession:
         return cached
 
 
+class ReadWriteLock:
+    """Many readers at once, or one writer; a waiting writer goes before readers arriving after it (no starvation).
+
+    Not re-entrant: a thread holding it must not take it again.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writing = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._condition:
+            while self._writing or self._writers_waiting:
+                self._condition.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._readers -= 1
+                if self._readers == 0:
+                    self._condition.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._condition:
+            self._writers_waiting += 1
+            while self._writing or self._readers:
+                self._condition.wait()
+            self._writers_waiting -= 1
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._writing = False
+                self._condition.notify_all()
+
+
 class TokenLogin:
     """One token of one library in this process: its single login session and its pool of request sessions."""
 
@@ -234,9 +277,7 @@ class TokenLogin:
         self._pool: queue.SimpleQueue[PooledSession] = queue.SimpleQueue()
         self._all_sessions: list[pkcs11.Session] = []
         self._sessions_lock = threading.Lock()
-        self.objects_lock = threading.Lock()
-        """Held to create or destroy token objects: SoftHSM2's file store sometimes answers CKR_GENERAL_ERROR to
-        C_GenerateKeyPair when other threads create or destroy objects at the same moment."""
+        self._objects = ReadWriteLock()
         self.generation = 0
         self._users = 0
 
@@ -311,11 +352,17 @@ class TokenLogin:
             self.generation += 1
 
     @contextmanager
-    def session(self) -> Iterator[PooledSession]:
+    def session(self, *, exclusive: bool = False) -> Iterator[PooledSession]:
         """A PIN-less read/write session for one request, returned to the pool afterwards.
 
-        A session the library reports closed or invalid is dropped instead of returned.
+        `exclusive` for a request that creates or destroys token objects: no other request of this process runs on
+        the token meanwhile. A session the library reports closed or invalid is dropped instead of returned.
         """
+        with self._objects.writing() if exclusive else self._objects.reading(), self._pooled_session() as pooled:
+            yield pooled
+
+    @contextmanager
+    def _pooled_session(self) -> Iterator[PooledSession]:
         try:
             pooled = self._pool.get_nowait()
         except queue.Empty:

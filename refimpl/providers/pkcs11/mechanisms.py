@@ -4,7 +4,8 @@ Parsec's `svc:src/providers/pkcs11/utils.rs` (`algorithm_to_mechanism`, `digest_
 `pkcsmgftype_from_psa_crypto_hash`) and the SoftHSM2 notes of providers-on-debian.md §3: SoftHSM 2.6 has no
 CKM_ECDSA_SHA256, so ECDSA signs the client's digest with plain CKM_ECDSA (the token returns PSA's r‖s);
 RSA PKCS#1 v1.5 signs DigestInfo‖digest with CKM_RSA_PKCS; RSA-PSS uses CKM_RSA_PKCS_PSS with MGF1 of the same
-hash and a salt as long as the digest; OAEP uses CKM_RSA_PKCS_OAEP with the salt as its label.
+hash and a salt as long as the digest; OAEP uses CKM_RSA_PKCS_OAEP with the salt as its label, within what the
+provider type's `CAPABILITIES` declare (`check_oaep`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pkcs11 import MGF, Mechanism
 
 from refimpl.errors import ParsecError
 from refimpl.ids import Status
+from refimpl.providers.base import Capability
 from refimpl.psa.policy import HASH_LENGTH
 from refimpl.psa.types import (
     Algorithm,
@@ -83,6 +85,19 @@ def signature_input(algorithm: AsymmetricSignature, digest: bytes) -> bytes:
     return digest
 
 
+def check_oaep(capabilities: frozenset[Capability], algorithm: Algorithm, salt: bytes | None = None) -> None:
+    """NotSupported for the RSA-OAEP a provider type declares it cannot run, before the token is asked.
+
+    Without `OAEP_ANY_HASH`, OAEP with SHA-1 only; without `OAEP_LABEL`, no label (the request's salt).
+    """
+    if not isinstance(algorithm, RsaOaep):
+        return
+    if Capability.OAEP_ANY_HASH not in capabilities and algorithm.hash_alg is not Hash.SHA_1:
+        raise ParsecError(Status.PSA_ERROR_NOT_SUPPORTED, f"the token runs RSA-OAEP with SHA-1 only, not {algorithm!r}")
+    if Capability.OAEP_LABEL not in capabilities and salt:
+        raise ParsecError(Status.PSA_ERROR_NOT_SUPPORTED, "the token runs RSA-OAEP without a label only")
+
+
 def encryption_mechanism(algorithm: AsymmetricEncryption, salt: bytes | None) -> TokenMechanism:
     """The mechanism for AsymmetricEncrypt/Decrypt; OAEP's label is the salt (PSA), none when absent."""
     if isinstance(algorithm, RsaPkcs1v15Crypt):
@@ -91,14 +106,6 @@ def encryption_mechanism(algorithm: AsymmetricEncryption, salt: bytes | None) ->
         hash_mechanism, mgf = HASH_MECHANISMS[algorithm.hash_alg]
         return TokenMechanism(Mechanism.RSA_PKCS_OAEP, (hash_mechanism, mgf, salt or None))
     raise _not_supported(algorithm)
-
-
-def rsa_plaintext_limit(modulus_bits: int, algorithm: AsymmetricEncryption) -> int:
-    """The longest message RSA encryption takes (RFC 8017 §7.1.1, §7.2.1): checked before the device sees it."""
-    modulus_bytes = (modulus_bits + 7) // 8
-    if isinstance(algorithm, RsaOaep):
-        return modulus_bytes - 2 * HASH_LENGTH[algorithm.hash_alg] - 2
-    return modulus_bytes - 11
 
 
 _POLICY_MECHANISMS: dict[type, Mechanism] = {

@@ -8,8 +8,8 @@ CanDoCrypto, GenerateRandom — one file per family; `context.py` holds the TPM 
 storage key. Parsec's TPM-only AttestKey and PrepareKeyAttestation are not offered: the reference service has no
 operation types for them. Start-up failures are `ConfigError`s naming the provider and the key, e.g.
 `provider[tpm-provider].owner_hierarchy_auth: the TPM refused the owner hierarchy password`, never the password.
-With `skip_if_no_tpm = true`, a TPM that cannot be reached raises `ProviderSkipped` instead: the service leaves the
-provider out and starts without it, as Parsec does.
+With `skip_if_no_tpm = true`, a TPM that cannot be reached raises `refimpl.providers.base.ProviderSkipped` instead:
+the service leaves the provider out and starts without it, as Parsec does.
 """
 
 from __future__ import annotations
@@ -23,8 +23,14 @@ from tpm2_pytss import TSS2_Exception
 from refimpl.errors import ConfigError
 from refimpl.ids import ProviderId
 from refimpl.key_info_managers.base import KeyInfoManager
-from refimpl.providers.base import ProviderIdentity, ProviderSettings, register_provider
-from refimpl.providers.pkcs11.secret import Secret, parse_secret
+from refimpl.providers.base import (
+    Capability,
+    ProviderIdentity,
+    ProviderSettings,
+    ProviderSkipped,
+    register_provider,
+)
+from refimpl.providers.secrets import Secret, parse_secret
 from refimpl.providers.tpm.asym_encryption import AsymEncryption
 from refimpl.providers.tpm.asym_sign import AsymSign
 from refimpl.providers.tpm.capability_discovery import CapabilityDiscovery
@@ -32,19 +38,12 @@ from refimpl.providers.tpm.context import HierarchyAuthError, TpmContext, TpmUnr
 from refimpl.providers.tpm.generate_random import RandomGeneration
 from refimpl.providers.tpm.key_management import KeyManagement
 
-__all__ = ["ProviderSkipped", "TpmProvider"]
+__all__ = ["TpmProvider"]
 
 log = logging.getLogger(__name__)
 
 TCTI_NAMES = frozenset({"device", "mssim", "swtpm", "tabrmd", "libtpms", "cmd", "pcap", "spi-helper"})
 """The TCTI modules tpm2-tss's loader knows (`tss2-tcti-<name>`); the part of `tcti` before the first colon."""
-
-
-class ProviderSkipped(ConfigError):
-    """`skip_if_no_tpm = true` and the TPM cannot be reached: start the service without this provider.
-
-    A `ConfigError`, so a service that does not know about skipping still stops with a message naming the key.
-    """
 
 
 def _option_key(name: str, option: str) -> str:
@@ -65,6 +64,8 @@ class TpmProvider(KeyManagement, AsymSign, AsymEncryption, CapabilityDiscovery, 
         default_name="tpm-provider",
     )
     CONFIG_KEYS = frozenset({"tcti", "owner_hierarchy_auth", "endorsement_hierarchy_auth", "skip_if_no_tpm"})
+    CAPABILITIES = frozenset(Capability) - {Capability.OAEP_LABEL}
+    """OAEP labels only when they end in a zero byte, which the TPM would otherwise append (asym_encryption.py)."""
 
     @classmethod
     def from_config(

@@ -1,8 +1,9 @@
 """TPM SignHash and VerifyHash: ECDSA, RSASSA (PKCS#1 v1.5) and RSAPSS, in the TPM.
 
 Parsec's `svc:src/providers/tpm/asym_sign.rs` and `utils.rs` (`convert_to_signature`, `signature_data_to_bytes`):
-after the policy check, SignHash loads the wrapped key, signs the client's digest (TPM2_Sign with a NULL-hierarchy
-hash-check ticket, as for any digest computed outside the TPM) and flushes the key, all under the context's lock.
+after the policy check, SignHash signs the client's digest with the wrapped key (TPM2_Sign with a NULL-hierarchy
+hash-check ticket, as for any digest computed outside the TPM) under the context's lock, loading the key unless it
+is the one the TPM kept loaded (`TpmContext.run_with_key`).
 VerifyHash loads the public part into the NULL hierarchy and runs TPM2_VerifySignature. ECDSA signatures travel as
 PSA's r‖s, each padded to the curve's size; RSA-PSS salts are as long as the digest, as PSA requires.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 
-from tpm2_pytss.constants import TPM2_ALG, TPM2_RH, TPM2_ST
+from tpm2_pytss.constants import ESYS_TR, TPM2_ALG, TPM2_RH, TPM2_ST
 from tpm2_pytss.types import (
     TPM2B_DIGEST,
     TPM2B_ECC_PARAMETER,
@@ -110,13 +111,13 @@ class AsymSign(TpmBase):
         if not key.has_private:
             raise ParsecError(Status.PSA_ERROR_INVALID_ARGUMENT, "a public key cannot sign")
         scheme = signature_scheme(operation.alg, signing=True)
-        context = self.context
-        with (
-            context.lock,
-            context.hardware(log, application, "TPM2_Load+Sign+FlushContext", self.name),
-            context.loaded(key.private, key.public, key.auth) as handle,
-        ):
-            signature = context.esapi.sign(handle, TPM2B_DIGEST(operation.hash), scheme, NULL_TICKET)
+        context, digest = self.context, TPM2B_DIGEST(operation.hash)
+
+        def sign(handle: ESYS_TR) -> TPMT_SIGNATURE:
+            return context.esapi.sign(handle, digest, scheme, NULL_TICKET)
+
+        with context.lock:
+            signature = context.run_with_key(log, application, self.name, "Sign", key, sign)
         return SignHashResult(signature=signature_to_psa(signature, key))
 
     @handles(VerifyHash)

@@ -1,10 +1,10 @@
 """TPM CanDoCrypto: asks the TPM itself (TPM2_TestParms) whether it supports a key template and its algorithm.
 
 Parsec's `svc:src/providers/tpm/capability_discovery.rs` inside the common flow of
-`refimpl.psa.policy.can_do_crypto`: RSA and SECP-R1 key pairs can be generated and imported, their public keys
-imported, and a template can be used when the TPM accepts the key's parameters together with the signature or
-encryption scheme its algorithm needs. `key_bits = 0` ("any size") is tested with RSA-2048 or P-256. Every "no",
-the TPM's included, is PsaErrorNotSupported.
+`refimpl.psa.policy.can_do_crypto`: RSA and SECP-R1 key pairs can be generated, their public keys imported (as
+Parsec's `import_check_internal`: public keys only), and a template can be used when the TPM accepts the key's
+parameters together with the signature or encryption scheme its algorithm needs. `key_bits = 0` ("any size") is
+tested with RSA-2048 or P-256. Every "no", the TPM's included, is PsaErrorNotSupported.
 """
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ from refimpl.psa.types import (
 log = logging.getLogger(__name__)
 
 _ANY_SIZE = {RsaKeyPair: 2048, EccKeyPair: 256}
+GENERATED_TYPES = (RsaKeyPair, EccKeyPair)
+IMPORTED_TYPES = (RsaPublicKey, EccPublicKey)
+"""The key types GenerateKey and ImportKey accept (key_management.py)."""
 
 
 def _not_supported(detail: str) -> ParsecError:
@@ -73,19 +76,20 @@ class CapabilityDiscovery(TpmBase):
             raise ParsecError(Status.NOT_AUTHENTICATED, "CanDoCrypto needs an application identity")
         policy.can_do_crypto(
             operation,
-            can_generate=lambda attributes: self._test(application, attributes, key_pairs_only=True),
-            can_import=lambda attributes: self._test(application, attributes, key_pairs_only=False),
-            can_use=lambda attributes: self._test(application, attributes, key_pairs_only=False, use=True),
+            can_generate=lambda attributes: self._test(application, attributes, "generate", GENERATED_TYPES),
+            can_import=lambda attributes: self._test(application, attributes, "import", IMPORTED_TYPES),
+            can_use=lambda attributes: self._test(application, attributes, "use"),
         )
         return CanDoCryptoResult()
 
     def _test(
-        self, application: Application, attributes: KeyAttributes, *, key_pairs_only: bool, use: bool = False
+        self, application: Application, attributes: KeyAttributes, check: str, key_types: tuple[type, ...] = ()
     ) -> None:
-        if key_pairs_only and not isinstance(attributes.key_type, RsaKeyPair | EccKeyPair):
-            raise _not_supported(f"the TPM provider cannot generate {type(attributes.key_type).__name__} keys")
+        """NotSupported unless the key type is one of `key_types` (if given) and the TPM takes the parameters."""
+        if key_types and not isinstance(attributes.key_type, key_types):
+            raise _not_supported(f"the TPM provider cannot {check} {type(attributes.key_type).__name__} keys")
         public = key_template(_as_key_pair(attributes)).publicArea
-        if use:
+        if check == "use":
             algorithm = attributes.policy.permitted_algorithms
             if isinstance(algorithm, RsaPkcs1v15Crypt | RsaOaep):
                 scheme = decryption_scheme(algorithm)

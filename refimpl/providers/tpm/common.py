@@ -94,6 +94,11 @@ class WrappedKey:
     public: TPM2B_PUBLIC = field(repr=False)
 
     @cached_property
+    def key_id(self) -> bytes:
+        """This key as the mapping stores it (`to_bytes`): what names it among the keys the TPM keeps loaded."""
+        return self.to_bytes()
+
+    @cached_property
     def has_private(self) -> bool:
         return len(self.private) > 0
 

@@ -5,8 +5,13 @@ serviced by this provider"; the owner hierarchy's primary key as the parent of e
 providers-on-debian.md §4, for a TPM reached without a resource manager:
 
 * The TPM has three transient object slots. A client that crashed leaves its objects loaded, so the first start in
-  a process flushes every transient object; each operation then loads its key, uses it and flushes it, all under
-  one lock (`TpmContext.loaded`).
+  a process flushes every transient object. Each operation then runs under one lock, on its key loaded under the
+  storage key; the most recently used key stays loaded (`KEPT_LOADED`, shared by every provider of the process on
+  this TPM and keyed by the whole wrapped key), so repeated signatures skip TPM2_Load, which costs more than the
+  signature itself on swtpm. It is flushed when another key takes its place, when its key is destroyed and when
+  the context closes. A kept handle that another client of the TPM flushed — or whose slot now holds another
+  object, which the key's own auth value then fails to open — is dropped without a flush and the command runs
+  again on a fresh load (`TpmContext.run_with_key`).
 * The parent of every key is the TCG-template ECC P-256 storage root key (SRK). It is deterministic — the same
   template under the same owner seed gives the same key — so nothing about it needs storing. It is kept persistent
   at the TCG's SRK handle 0x81000001 (made persistent once, with the owner password), so it costs no transient
@@ -24,9 +29,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import ClassVar
+from typing import ClassVar, Protocol, TypeVar
 
 os.environ.setdefault("TSS2_LOG", "all+none")
 
@@ -50,7 +56,7 @@ from tpm2_pytss.types import (
 
 from refimpl.identity import Application
 from refimpl.logs import Event, log_event
-from refimpl.providers.pkcs11.secret import Secret
+from refimpl.providers.secrets import Secret
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +67,31 @@ KEY_ATTRIBUTES = (
     TPMA_OBJECT.FIXEDTPM | TPMA_OBJECT.FIXEDPARENT | TPMA_OBJECT.SENSITIVEDATAORIGIN | TPMA_OBJECT.USERWITHAUTH
 ) | TPMA_OBJECT.NODA
 """What every key generated in the TPM carries, besides SIGN_ENCRYPT and/or DECRYPT."""
+
+KEPT_LOADED = 1
+"""Keys left loaded after use, when the storage key is persistent. swtpm has three transient object slots, and
+TPM2_Load under a persistent parent takes one for the parent during the command; so the kept key is flushed before
+another key is loaded (a load fills two slots, as without keeping) and between requests it fills one, leaving two
+to another client. With a transient storage key (which holds a slot of its own), no key is kept."""
+
+STALE_HANDLE_ERRORS = frozenset({TPM2_RC.REFERENCE_H0, TPM2_RC.HANDLE, TPM2_RC.AUTH_FAIL, TPM2_RC.BAD_AUTH})
+"""What a kept handle answers once its object is gone (REFERENCE_H0, HANDLE) or its slot holds another object,
+whose auth value is not this key's (AUTH_FAIL, BAD_AUTH; every key carries noDA, so nothing counts to a lockout)."""
+
+T = TypeVar("T")
+
+
+class LoadableKey(Protocol):
+    """A key wrapped by the storage key (`common.WrappedKey`): what `TpmContext.run_with_key` loads."""
+
+    @property
+    def key_id(self) -> bytes: ...
+    @property
+    def private(self) -> TPM2B_PRIVATE: ...
+    @property
+    def public(self) -> TPM2B_PUBLIC: ...
+    @property
+    def auth(self) -> bytes: ...
 
 
 class TpmUnreachable(Exception):
@@ -113,6 +144,8 @@ class TpmContext:
         self.parent = ESYS_TR.NONE
         self.parent_is_transient = False
         self.parent_public = TPMT_PUBLIC()
+        self._kept: OrderedDict[bytes, ESYS_TR] = OrderedDict()
+        """Key id → handle of the keys left loaded, least recently used first; guarded by `lock`."""
         self._users = 0
         try:
             self._start()
@@ -142,7 +175,7 @@ class TpmContext:
             return context
 
     def release(self) -> None:
-        """Drop one user; the last one flushes the transient SRK (if any) and closes the connection."""
+        """Drop one user; the last one flushes the kept keys and the transient SRK (if any), and disconnects."""
         with self._registry_lock:
             self._users -= 1
             if self._users == 0:
@@ -151,6 +184,8 @@ class TpmContext:
 
     def _close(self) -> None:
         with self.lock:
+            while self._kept:
+                self._quietly_flush(self._kept.popitem()[1])
             if self.parent != ESYS_TR.NONE and self.parent_is_transient:
                 self._quietly_flush(self.parent)
             self.esapi.close()
@@ -260,15 +295,62 @@ class TpmContext:
                 logger, Event.HARDWARE_COMMAND_RECEIVED, identity, command=command, provider=provider, result=outcome
             )
 
-    @contextmanager
-    def loaded(self, private: TPM2B_PRIVATE, public: TPM2B_PUBLIC, auth: bytes) -> Iterator[ESYS_TR]:
-        """Load a wrapped key under the SRK, yield its handle, flush it. Call with `lock` held."""
-        handle = self.esapi.load(self.parent, private, public)
-        try:
-            self.esapi.tr_set_auth(handle, auth)
-            yield handle
-        finally:
-            self.esapi.flush_context(handle)
+    def run_with_key(
+        self,
+        logger: logging.Logger,
+        application: Application | None,
+        provider: str,
+        command: str,
+        key: LoadableKey,
+        run: Callable[[ESYS_TR], T],
+    ) -> T:
+        """`run(handle)`: one TPM command (`command` names it for M-4) on `key`, loaded. Call with `lock` held.
+
+        A key kept loaded is used as it is; otherwise the least recently used kept key is flushed to make room, the
+        key is loaded, and kept if the command succeeds. A command that fails on a fresh load flushes it.
+        `run` must let the `STALE_HANDLE_ERRORS` through, so that a handle lost to another client is noticed.
+        """
+        kept = self._kept.pop(key.key_id, None)
+        if kept is not None:
+            try:
+                with self.hardware(logger, application, f"TPM2_{command}", provider):
+                    result = run(kept)
+            except TSS2_Exception as error:
+                if error.error not in STALE_HANDLE_ERRORS:
+                    self._kept[key.key_id] = kept  # the key is fine; the command failed (a bad digest, …)
+                    raise
+                self.esapi.tr_close(kept)  # not ours any more: forget the handle, never flush another's object
+                log.warning("a key kept loaded in the TPM was flushed by another client; loading it again")
+            except BaseException:
+                self._kept[key.key_id] = kept  # `run` turned a TPM error into a status (a bad ciphertext, …)
+                raise
+            else:
+                self._kept[key.key_id] = kept
+                return result
+        capacity = 0 if self.parent_is_transient else KEPT_LOADED
+        evicting = len(self._kept) - capacity + 1 if capacity else 0
+        label = "TPM2_" + "FlushContext+" * (evicting > 0) + f"Load+{command}" + "+FlushContext" * (capacity == 0)
+        with self.hardware(logger, application, label, provider):
+            for _ in range(evicting):  # room first: the load needs a slot for the persistent storage key as well
+                self._quietly_flush(self._kept.popitem(last=False)[1])
+            handle = self.esapi.load(self.parent, key.private, key.public)
+            try:
+                self.esapi.tr_set_auth(handle, key.auth)
+                result = run(handle)
+            except BaseException:
+                self._quietly_flush(handle)
+                raise
+            if capacity:
+                self._kept[key.key_id] = handle
+            else:
+                self.esapi.flush_context(handle)
+        return result
+
+    def forget(self, key_id: bytes) -> None:
+        """Flush the key if it is kept loaded (it is being destroyed). Call with `lock` held."""
+        handle = self._kept.pop(key_id, None)
+        if handle is not None:
+            self._quietly_flush(handle)
 
     @contextmanager
     def loaded_public(self, public: TPM2B_PUBLIC) -> Iterator[ESYS_TR]:

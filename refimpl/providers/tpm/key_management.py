@@ -3,9 +3,16 @@
 Parsec's `svc:src/providers/tpm/key_management.rs` and `utils.rs` (`parsec_to_tpm_params`): RSA and SECP-R1 key
 pairs are created under the storage key (TPM2_Create) with a random 32-byte auth value, and the TPM's wrapped
 private part, public part and that auth value become the mapping's key id (`common.WrappedKey`). Nothing stays in
-the TPM, so DestroyKey only removes the mapping, and the start-up sweep has no orphans to look for. Imports: RSA
-and SECP-R1 public keys (checked by loading them into the TPM once) and key pairs (wrapped for the storage key
-and brought in with TPM2_Import, so their private half is from then on only ever held encrypted by the TPM).
+the TPM but the key it keeps loaded after use (flushed on DestroyKey), so the start-up sweep has no orphans to look
+for. As in Parsec, only RSA and SECP-R1 *public* keys are imported (checked by loading them into the TPM once); ECC
+key pairs are for ECDSA only (no key agreement). The checks come in Parsec's order:
+
+* GenerateKey: DeprecatedPrimitive; the name (AlreadyExists); a public key type (InvalidArgument); then the
+  template — key type, size, curve, an ECDH policy (NotSupported);
+* ImportKey: a key type other than an RSA or ECC public key (NotSupported); the name (AlreadyExists); then the
+  curve family and the data.
+
+The checks after the name run inside the shared life cycle's `create` step, once the name is free and reserved.
 """
 
 from __future__ import annotations
@@ -13,25 +20,16 @@ from __future__ import annotations
 import logging
 import secrets
 
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    PublicFormat,
-)
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from tpm2_pytss.constants import TPM2_ALG, TPMA_OBJECT
 from tpm2_pytss.types import (
     TPM2B_AUTH,
-    TPM2B_DATA,
     TPM2B_PRIVATE,
     TPM2B_PUBLIC,
-    TPM2B_SENSITIVE,
     TPM2B_SENSITIVE_CREATE,
     TPMS_SENSITIVE_CREATE,
     TPMT_PUBLIC,
-    TPMT_SYM_DEF_OBJECT,
 )
-from tpm2_pytss.utils import wrap
 
 from refimpl.errors import ParsecError
 from refimpl.identity import Application
@@ -59,6 +57,7 @@ from refimpl.psa.types import (
     Ecdsa,
     EcdsaAny,
     KeyAttributes,
+    RawKeyAgreement,
     RsaKeyPair,
     RsaOaep,
     RsaPkcs1v15Crypt,
@@ -111,6 +110,8 @@ def key_template(attributes: KeyAttributes) -> TPM2B_PUBLIC:
     elif isinstance(key_type, EccKeyPair):
         _check_family(key_type.curve_family)
         formats.ecc_curve(key_type.curve_family, attributes.bits)  # NotSupported for a size SECP-R1 lacks
+        if isinstance(attributes.policy.permitted_algorithms, RawKeyAgreement):
+            raise _not_supported("the TPM provider's ECC keys sign (ECDSA); they do no key agreement")
         public = TPMT_PUBLIC.parse(f"ecc{attributes.bits}", objectAttributes=KEY_ATTRIBUTES)
         public.parameters.eccDetail.symmetric.algorithm = TPM2_ALG.NULL
         public.parameters.eccDetail.kdf.scheme = TPM2_ALG.NULL
@@ -129,15 +130,16 @@ class KeyManagement(TpmBase):
         attributes = operation.attributes
         if policy.is_deprecated(attributes) and not self.settings.allow_deprecated:
             raise ParsecError(Status.DEPRECATED_PRIMITIVE, "the key template uses a deprecated primitive")
+        self.create_key(application, operation.key_name, attributes, lambda: self._generate(application, attributes))
+        return GenerateKeyResult()
+
+    def _generate(self, application: Application | None, attributes: KeyAttributes) -> bytes:
+        """Check the template (the name is free by now, as in Parsec), then create the key under the storage key."""
         if isinstance(attributes.key_type, PUBLIC_KEYS):
             raise ParsecError(Status.PSA_ERROR_INVALID_ARGUMENT, "a public key cannot be generated")
         if attributes.bits <= 0:
             raise ParsecError(Status.PSA_ERROR_INVALID_ARGUMENT, "key_bits must give the size of the key to generate")
         template = key_template(attributes)
-        self.create_key(application, operation.key_name, attributes, lambda: self._generate(application, template))
-        return GenerateKeyResult()
-
-    def _generate(self, application: Application | None, template: TPM2B_PUBLIC) -> bytes:
         auth = secrets.token_bytes(AUTH_VALUE_BYTES)
         sensitive = TPM2B_SENSITIVE_CREATE(TPMS_SENSITIVE_CREATE(userAuth=TPM2B_AUTH(auth)))
         context = self.context
@@ -148,46 +150,33 @@ class KeyManagement(TpmBase):
     @handles(ImportKey)
     def psa_import_key(self, application: Application | None, operation: ImportKey) -> ImportKeyResult:
         attributes = operation.attributes
+        if not isinstance(attributes.key_type, RsaPublicKey | EccPublicKey):
+            raise _not_supported(f"the TPM provider imports public keys only, not {type(attributes.key_type).__name__}")
         if policy.is_deprecated(attributes):
             log.warning("importing a key whose template uses a deprecated primitive")
-        key_type = attributes.key_type
-        if isinstance(key_type, EccKeyPair | EccPublicKey):
-            _check_family(key_type.curve_family)
-        elif not isinstance(key_type, RsaKeyPair | RsaPublicKey):
-            raise _not_supported(f"the TPM provider cannot import {type(key_type).__name__} keys")
-        if not operation.data:
-            raise ParsecError(Status.PSA_ERROR_INVALID_ARGUMENT, "the key data is empty")
         self.create_key(application, operation.key_name, attributes, lambda: self._import(application, operation))
         return ImportKeyResult()
 
     def _import(self, application: Application | None, operation: ImportKey) -> bytes:
+        """Check the curve and the data (the name is free by now, as in Parsec), then have the TPM accept the key."""
         attributes = operation.attributes
+        key_type = attributes.key_type
+        if isinstance(key_type, EccPublicKey):
+            _check_family(key_type.curve_family)
+        if not operation.data:
+            raise ParsecError(Status.PSA_ERROR_INVALID_ARGUMENT, "the key data is empty")
+        key = formats.load_public_key(key_type, attributes.bits, operation.data)
+        der = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)  # type: ignore[union-attr]
         object_attributes = TPMA_OBJECT.USERWITHAUTH | TPMA_OBJECT.NODA | usage_attributes(attributes)
-        if isinstance(attributes.key_type, PUBLIC_KEYS):
-            key = formats.load_public_key(attributes.key_type, attributes.bits, operation.data)
-            der = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)  # type: ignore[union-attr]
-            public = TPM2B_PUBLIC.from_pem(der, objectAttributes=object_attributes)
-            context = self.context
-            with (
-                context.lock,
-                context.hardware(log, application, "TPM2_LoadExternal+FlushContext", self.name),
-                context.loaded_public(public),
-            ):
-                pass  # the TPM accepted the key: its size, curve and point are valid
-            return WrappedKey(b"", TPM2B_PRIVATE(), public).to_bytes()
-        private_key = formats.load_private_key(attributes.key_type, attributes.bits, operation.data)
-        pem = private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())  # type: ignore[union-attr]
-        auth = secrets.token_bytes(AUTH_VALUE_BYTES)
-        sensitive = TPM2B_SENSITIVE.from_pem(pem)
-        sensitive.sensitiveArea.authValue = TPM2B_AUTH(auth)
-        public = TPM2B_PUBLIC.from_pem(pem, objectAttributes=object_attributes)
+        public = TPM2B_PUBLIC.from_pem(der, objectAttributes=object_attributes)
         context = self.context
-        _, duplicate, seed = wrap(context.parent_public, public, sensitive)
-        with context.lock, context.hardware(log, application, "TPM2_Import", self.name):
-            private = context.esapi.import_(
-                context.parent, TPM2B_DATA(), public, duplicate, seed, TPMT_SYM_DEF_OBJECT(algorithm=TPM2_ALG.NULL)
-            )
-        return WrappedKey(auth, private, public).to_bytes()
+        with (
+            context.lock,
+            context.hardware(log, application, "TPM2_LoadExternal+FlushContext", self.name),
+            context.loaded_public(public),
+        ):
+            pass  # the TPM accepted the key: its size, curve and point are valid
+        return WrappedKey(b"", TPM2B_PRIVATE(), public).to_bytes()
 
     @handles(ExportPublicKey)
     def psa_export_public_key(
@@ -212,5 +201,7 @@ class KeyManagement(TpmBase):
         return True
 
     def destroy_key_material(self, key_id: bytes) -> None:
-        """Nothing in the TPM: once the mapping is gone, nobody holds the wrapped key or its auth value."""
+        """Flush the key if the TPM kept it loaded: once the mapping is gone, nobody holds it or its auth value."""
         self.parsed_keys.forget(key_id)
+        with self.context.lock:
+            self.context.forget(key_id)

@@ -5,7 +5,7 @@ Parsec's convention for `user_pin` (svc:src/providers/pkcs11/mod.rs `PIN_STRING_
 `AUTH_HEX_PREFIX`; parsec-facts §5.5): `str:` takes the rest as UTF-8, `hex:` decodes the rest as hexadecimal
 (binary PINs, parsec#603), and a value with neither prefix is taken as it is. Asset AS5 (configuration data):
 a `Secret` never shows its value in a repr, a log line or an error message, and compares in constant time.
-Shared by the PKCS#11 and TPM providers.
+Shared by the providers whose config holds a secret: PKCS#11 (`user_pin`) and TPM (the hierarchy passwords).
 """
 
 from __future__ import annotations
