@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,20 +57,18 @@ def check_catalogue(catalogue_path: Path | None) -> StageResult:
 def check_proofs() -> StageResult:
     from properties.prove import run_all
 
-    report = run_all().to_dict()
-    invariants = report["invariants"]
-    mutations = report["mutations"]
+    report = run_all()
     failures = [
-        f"invariant {entry['id']} ({entry['variant']}): {entry['status']}"
-        for entry in invariants
-        if entry["status"] != "proved"
+        f"invariant {result.invariant} ({result.variant}): {result.status}"
+        + (f" — failing: {', '.join(result.failing_checks)}" if result.failing_checks else "")
+        for result in report.invariants
+        if result.status != "proved"
     ]
-    verdicts: dict[str, int] = {}
-    for mutation in mutations:
-        verdicts[mutation["status"]] = verdicts.get(mutation["status"], 0) + 1
+    verdicts = Counter(mutation.status for mutation in report.mutations)
     verdict_counts = ", ".join(f"{count} {status}" for status, count in sorted(verdicts.items()))
-    summary = f"{len(invariants) - len(failures)}/{len(invariants)} invariants proved; mitigations: {verdict_counts}"
-    return StageResult("proofs", summary, failures, data=report)
+    proved = len(report.invariants) - len(failures)
+    summary = f"{proved}/{len(report.invariants)} invariants proved; mitigation verdicts: {verdict_counts}"
+    return StageResult("proofs", summary, failures, data=report.to_dict())
 
 
 STAGES: dict[str, Callable[[argparse.Namespace], StageResult]] = {
