@@ -1,1 +1,59 @@
-"""placeholder"""
+"""The Parsec service as a state machine: one model, run concretely by the stateful tests and symbolically by Z3.
+
+- `model.nouns`, `model.state`: tenants, keys as Parsec identifies them, key stores, mappings, configuration;
+- `model.operations`: every request (core and PSA), lifecycle event and attacker capability of the seed (A1–A10;
+  A11, memory residue, is outside the model's state);
+- `model.parsec`: Parsec's status names and per-provider tables;
+- `model.step`: `step(state, operation, mitigations) -> (state, Outcome)`, the concrete transitions (import it from
+  `model.step`: re-exporting it here would hide the module behind the function);
+- `model.transitions`: the registry binding each transition to the mitigation IDs that block it;
+- `model.symbolic`, `model.tables`, `model.codec`: the Z3 twin of every transition over arrays (proofs) or finite
+  tables (bounded model checking), and the conversions between concrete and symbolic values; the twin is held
+  equal to `step` by a randomized agreement test (`tests/model/test_symbolic_agreement.py`, walks from
+  `model.sampling`).
+"""
+
+from model.nouns import (
+    Config,
+    Handle,
+    KeyAttributes,
+    KeyIdentity,
+    KeyKind,
+    KeyName,
+    Lifecycle,
+    ProviderId,
+    Signal,
+    Tenant,
+    Usage,
+)
+from model.parsec import Status
+from model.state import MappingEntry, ProviderKey, State, initial_state
+from model.step import Effects, NotEnabled, Outcome, Release, enabled
+from model.transitions import REGISTRY, seed_mitigations, transition
+
+__all__ = [
+    "REGISTRY",
+    "Config",
+    "Effects",
+    "Handle",
+    "KeyAttributes",
+    "KeyIdentity",
+    "KeyKind",
+    "KeyName",
+    "Lifecycle",
+    "MappingEntry",
+    "NotEnabled",
+    "Outcome",
+    "ProviderId",
+    "ProviderKey",
+    "Release",
+    "Signal",
+    "State",
+    "Status",
+    "Tenant",
+    "Usage",
+    "enabled",
+    "initial_state",
+    "seed_mitigations",
+    "transition",
+]

@@ -1,0 +1,169 @@
+"""The nouns of the service model: tenants, key names, key attributes, providers, handles, configuration.
+
+Each noun is a small frozen value mirroring how Parsec names the thing (parsec-facts §4.3, §4.7, §5):
+
+- `Tenant` is Parsec's `ApplicationIdentity` (authenticator + application name);
+- `KeyIdentity` is Parsec's `KeyIdentity` *as it compares*: (tenant, key name), the provider recorded beside it
+  in the mapping and ignored for equality (`svc:src/key_info_managers/mod.rs`);
+- `KeyAttributes` keeps the PSA policy abstract but sufficient to decide every status the model answers:
+  a key kind (which operations its algorithm permits) and the usage flags (`psa_key_attributes.proto` UsageFlags);
+- `Handle` is the provider-specific key ID stored in the mapping (PSA key ID, PKCS#11 object, TPM wrapped key);
+- `Config` is the part of `config.toml` the model reads at start-up and at every SIGHUP (seed asset AS5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+from typing import Literal
+
+AuthName = Literal["direct", "peer", "jwt-svid"]
+"""The authenticators of parsec-facts §1.3 as the model names them (Direct, UnixPeerCredentials, JwtSvid)."""
+
+AUTHENTICATORS: tuple[AuthName, ...] = ("direct", "peer", "jwt-svid")
+
+VariantName = Literal["with-idp", "no-idp"]
+"""The seed's two deployments: the generic one with an Identity Provider, and the italic one without."""
+
+VARIANTS: tuple[VariantName, ...] = ("with-idp", "no-idp")
+
+VARIANT_AUTHENTICATOR: dict[VariantName, AuthName] = {"with-idp": "jwt-svid", "no-idp": "direct"}
+"""The authenticator each deployment configures: JWT-SVID tokens from the IdP, or Direct (a claimed name)."""
+
+
+@dataclass(frozen=True, order=True)
+class Tenant:
+    """An application identity: the authenticator that vouched for it and the application name it yields."""
+
+    auth: AuthName
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.auth}"
+
+
+@dataclass(frozen=True, order=True)
+class KeyName:
+    """A key name chosen by a client; unique only within its tenant's namespace."""
+
+    value: str
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, order=True)
+class KeyIdentity:
+    """How Parsec identifies a key: (authenticator, application name, key name). The provider is not part of it."""
+
+    tenant: Tenant
+    key_name: KeyName
+
+    def __str__(self) -> str:
+        return f"{self.tenant}/{self.key_name}"
+
+
+class ProviderId(IntEnum):
+    """Provider IDs on the wire (parsec-facts §2.3) for the providers the reference service builds."""
+
+    CORE = 0
+    MBED_CRYPTO = 1
+    PKCS11 = 2
+    TPM = 3
+
+
+CRYPTO_PROVIDERS: tuple[ProviderId, ...] = (ProviderId.MBED_CRYPTO, ProviderId.PKCS11, ProviderId.TPM)
+HARDWARE_PROVIDERS: frozenset[ProviderId] = frozenset({ProviderId.PKCS11, ProviderId.TPM})
+"""Providers whose key store sits behind an OS hardware interface (seed attackers A4/A5, mitigation O-8)."""
+
+
+class KeyKind(StrEnum):
+    """The key type and algorithm family of a key's policy, at the granularity that decides a status."""
+
+    ECC_SIGN_PAIR = "ecc-sign-pair"
+    RSA_ENCRYPT_PAIR = "rsa-encrypt-pair"
+    ECDH_PAIR = "ecdh-pair"
+    AES = "aes"
+    ECC_PUBLIC = "ecc-public"
+    RSA_PUBLIC = "rsa-public"
+
+
+PRIVATE_KINDS: frozenset[KeyKind] = frozenset(
+    {KeyKind.ECC_SIGN_PAIR, KeyKind.RSA_ENCRYPT_PAIR, KeyKind.ECDH_PAIR, KeyKind.AES}
+)
+"""Kinds holding secret material (seed asset AS3): key pairs and symmetric keys."""
+
+ASYMMETRIC_KINDS: frozenset[KeyKind] = frozenset(set(KeyKind) - {KeyKind.AES})
+"""Kinds with a public part, i.e. those ExportPublicKey accepts."""
+
+
+class Usage(StrEnum):
+    """The PSA usage flags the modelled operations check (`psa_key_attributes.proto` UsageFlags)."""
+
+    EXPORT = "export"
+    SIGN_HASH = "sign_hash"
+    VERIFY_HASH = "verify_hash"
+    ENCRYPT = "encrypt"
+    DECRYPT = "decrypt"
+    DERIVE = "derive"
+
+
+@dataclass(frozen=True)
+class KeyAttributes:
+    """A key's policy: its kind and usage flags. `exportable` is the PSA export flag."""
+
+    kind: KeyKind
+    usage: frozenset[Usage]
+
+    @property
+    def exportable(self) -> bool:
+        return Usage.EXPORT in self.usage
+
+    @property
+    def has_private_material(self) -> bool:
+        return self.kind in PRIVATE_KINDS
+
+    def __str__(self) -> str:
+        flags = ",".join(sorted(self.usage)) or "-"
+        return f"{self.kind}[{flags}]"
+
+
+@dataclass(frozen=True, order=True)
+class Handle:
+    """A provider-specific key ID (e.g. a PSA persistent key ID), meaningful only inside its provider."""
+
+    provider: ProviderId
+    local_id: int
+
+    def __str__(self) -> str:
+        return f"{self.provider.name.lower()}#{self.local_id}"
+
+
+class Lifecycle(StrEnum):
+    """The service process as seen from outside (parsec-facts §5.6): serving, stopped by SIGTERM, or killed."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"
+    CRASHED = "crashed"
+
+
+class Signal(StrEnum):
+    """The signals an OS-signal attacker (seed A3) can send: reload, graceful stop, kill."""
+
+    SIGHUP = "SIGHUP"
+    SIGTERM = "SIGTERM"
+    SIGKILL = "SIGKILL"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The configuration file's content that matters to the model (parsec-facts §5.3, §5.5).
+
+    `providers` is in config order (ListProviders order, core last); `rogue` lists providers whose module is
+    malicious (seed A5-S-1, A9-I-2): every key created through them is known outside the service.
+    """
+
+    authenticator: AuthName
+    admins: frozenset[str]
+    providers: tuple[ProviderId, ...]
+    rogue: frozenset[ProviderId] = frozenset()

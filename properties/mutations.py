@@ -1,0 +1,173 @@
+"""Mutation verdicts: what each mitigation M-0…M-7 and O-0…O-10 of the seed protects, in the model.
+
+For mitigation X in a deployment, "removing X" opens the transitions X blocks (`model.transitions`). Then:
+
+1. no transition opens: the verdict says why (X gates nothing in this deployment, or every capability it blocks is
+   also blocked by another mitigation still in force); mitigations the model deliberately leaves out get
+   "outside-model" with the reason;
+2. for each opened capability, explicit-state bounded model checking (`properties.explore`) looks for the shortest
+   run of at most `SEARCH_DEPTH` steps in which that capability breaks each invariant; each run found is confirmed
+   by the Z3 twin (`properties.bmc.confirm`);
+3. for each invariant no run breaks, the consecution check of its inductive proof is re-run on the opened
+   transitions (`properties.induction.breaks_proof`): if it passes, the invariant stays proved for any number of
+   steps, tenants and keys; if not, it holds only as far as the bounded search went.
+
+A counterexample is reported with its trace and the seed threat rows its attack steps realise (catalogue IDs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from dataflow.catalogue import load_catalogue
+from model.nouns import VariantName
+from model.transitions import REGISTRY, seed_mitigations
+from properties.bmc import confirm
+from properties.explore import SEARCH_DEPTH, SearchScope, explore
+from properties.induction import SystemEncoding, breaks_proof
+from properties.invariants import INVARIANTS
+from properties.system import open_instances
+from properties.traces import Counterexample
+
+MutationStatus = Literal["counterexample", "no-effect", "outside-model"]
+
+OUTSIDE_MODEL: dict[str, str] = {
+    "M-0": "availability: the thread pool bounds concurrent work; the model has no time, load or threads, and its "
+    "invariants are safety properties that a slow or overloaded service cannot break",
+    "M-4": "repudiation: logging the six events produces evidence for people, not state the service acts on; no "
+    "safety invariant depends on it (Parsec has since turned M-4 into an unmitigation, parsec-facts §6.2)",
+    "M-5": "engineering practice: safe coding and testing lower the odds of implementation bugs, which the model "
+    "does not contain; the model is the specification that testing (the stateful tests) checks the code against",
+    "M-7": "log attribution: which component wrote a log line is not part of the service state the model keeps",
+    "O-4": "availability: notifying the administrator of exhausted resources changes nothing the model keeps; the "
+    "model has no resources to exhaust",
+    "O-5": "log protection: the log file is outside the model's state; no modelled effect writes a secret (token or "
+    "key material) to the logs, so reading or altering them breaks no safety invariant",
+}
+"""Mitigations the model leaves out on purpose, with the reason."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one opened capability does to the invariants: runs that break some, and those whose proof it defeats
+    without a run breaking them within the bound."""
+
+    capability: str
+    counterexamples: tuple[Counterexample, ...]
+    confirmed_by_z3: tuple[bool, ...]
+    unproved: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MutationVerdict:
+    """The verdict for removing one mitigation in one deployment."""
+
+    mitigation: str
+    variant: VariantName
+    status: MutationStatus
+    reason: str
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def counterexamples(self) -> tuple[Counterexample, ...]:
+        return tuple(c for f in self.findings for c in f.counterexamples)
+
+    @property
+    def threats(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t for c in self.counterexamples for t in c.threats))
+
+    @property
+    def shortest(self) -> Counterexample | None:
+        return min(self.counterexamples, key=lambda c: len(c.steps), default=None)
+
+    def to_dict(self) -> dict[str, object]:
+        shortest = self.shortest
+        return {
+            "mitigation": self.mitigation,
+            "variant": self.variant,
+            "status": self.status,
+            "threats": list(self.threats),
+            "trace": shortest.lines() if shortest is not None else [],
+            "reason": self.reason,
+            "violations": [
+                {
+                    "capability": finding.capability,
+                    "invariant": counterexample.invariant,
+                    "threats": list(counterexample.threats),
+                    "trace": counterexample.lines(),
+                    "confirmed_by_z3": confirmed,
+                }
+                for finding in self.findings
+                for counterexample, confirmed in zip(finding.counterexamples, finding.confirmed_by_z3, strict=True)
+            ],
+        }
+
+
+def mitigation_ids() -> tuple[str, ...]:
+    """The seed's M- and O- mitigations, in seed order."""
+    return tuple(m.id for m in load_catalogue().mitigations if m.kind in ("M", "O"))
+
+
+def _seed_rows(mitigation: str, variant: VariantName) -> str:
+    rows = [t.id for t in load_catalogue().variant(variant).threats if mitigation in t.mitigations]
+    return f" (seed rows naming it: {', '.join(rows)})" if rows else ""
+
+
+def _closed_reason(mitigation: str, variant: VariantName) -> str:
+    """Why removing `mitigation` opens no transition in `variant`."""
+    gated = [spec for spec in REGISTRY.values() if mitigation in spec.blockers(variant) and variant in spec.variants]
+    if gated:
+        others = sorted({b for spec in gated for b in spec.blockers(variant) if b != mitigation})
+        names = ", ".join(sorted(spec.operation.__name__ for spec in gated))
+        return (
+            f"every capability it blocks ({names}) stays blocked by {', '.join(others)} in this deployment: "
+            "redundant here, defence in depth"
+        )
+    elsewhere = [spec for spec in REGISTRY.values() if mitigation in spec.blocked_by]
+    if elsewhere:
+        names = ", ".join(sorted(spec.operation.__name__ for spec in elsewhere))
+        return f"the capabilities it blocks ({names}) do not exist in the {variant} deployment"
+    return "no transition of the model is gated by it"
+
+
+def verdict(mitigation: str, system: SystemEncoding, scope: SearchScope | None = None) -> MutationVerdict:
+    """Remove `mitigation` from the seed's mitigations in `system`'s deployment and judge the effect."""
+    variant = system.variant
+    if mitigation in OUTSIDE_MODEL:
+        return MutationVerdict(
+            mitigation, variant, "outside-model", OUTSIDE_MODEL[mitigation] + _seed_rows(mitigation, variant)
+        )
+    in_force = seed_mitigations() - {mitigation}
+    baseline = {instance for instance, _ in system.steps}
+    opened = tuple(i for i in open_instances(variant, in_force) if i not in baseline)
+    if not opened:
+        return MutationVerdict(mitigation, variant, "no-effect", _closed_reason(mitigation, variant))
+    findings = []
+    for capability in dict.fromkeys(i.operation for i in opened):
+        instances = tuple(i for i in opened if i.operation is capability)
+        found = explore(variant, in_force, frozenset({capability}), INVARIANTS, scope=scope)
+        counterexamples = tuple(found.values())
+        unproved = tuple(inv.id for inv in INVARIANTS if inv.id not in found and breaks_proof(inv, system, instances))
+        findings.append(Finding(capability.__name__, counterexamples, tuple(map(confirm, counterexamples)), unproved))
+    return _judge(mitigation, variant, tuple(findings))
+
+
+def _judge(mitigation: str, variant: VariantName, findings: tuple[Finding, ...]) -> MutationVerdict:
+    capabilities = ", ".join(f.capability for f in findings)
+    if any(f.counterexamples for f in findings):
+        broken = sorted({c.invariant for f in findings for c in f.counterexamples})
+        reason = f"without it, {capabilities} break {', '.join(broken)}"
+        return MutationVerdict(mitigation, variant, "counterexample", reason, findings)
+    unwitnessed = sorted({i for f in findings for i in f.unproved})
+    if not unwitnessed:
+        reason = (
+            f"the capabilities it blocks ({capabilities}) preserve every invariant: all stay proved inductive "
+            "(unbounded) with it removed"
+        )
+    else:
+        reason = (
+            f"the capabilities it blocks ({capabilities}) defeat the inductive proof of {', '.join(unwitnessed)}, but "
+            f"no run of at most {SEARCH_DEPTH} steps in the search scope breaks them"
+        )
+    return MutationVerdict(mitigation, variant, "no-effect", reason, findings)
