@@ -8,4 +8,5 @@ if [ ! -x .venv/bin/python ]; then
   exit 2
 fi
 export PARSEC_TM_SHARED="${PARSEC_TM_SHARED:-$(cd .. && pwd)/shared}"
-exec .venv/bin/python -m pytest "$@"
+# One worker per core; a module's tests stay on one worker so its module-scoped service starts once.
+exec .venv/bin/python -m pytest -n "${PARSEC_TM_WORKERS:-auto}" --dist loadfile "$@"
