@@ -93,6 +93,9 @@ PRIVATE_KINDS: frozenset[KeyKind] = frozenset(
 )
 """Kinds holding secret material (seed asset AS3): key pairs and symmetric keys."""
 
+PUBLIC_KINDS: frozenset[KeyKind] = frozenset(set(KeyKind) - PRIVATE_KINDS)
+"""Public keys: importable, never generated (GenerateKey answers PsaErrorInvalidArgument)."""
+
 ASYMMETRIC_KINDS: frozenset[KeyKind] = frozenset(set(KeyKind) - {KeyKind.AES})
 """Kinds with a public part, i.e. those ExportPublicKey accepts."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from model.nouns import KeyKind, ProviderId, Usage
+from model.nouns import PUBLIC_KINDS, KeyKind, ProviderId, Usage
 
 
 class Status(StrEnum):
@@ -84,10 +84,14 @@ _TPM_OPCODES = frozenset(
         "PsaAsymmetricDecrypt",
         "PsaAsymmetricEncrypt",
         "CanDoCrypto",
-        "AttestKey",
-        "PrepareKeyAttestation",
     }
 )
+"""The TPM's opcodes as the reference service implements them: 10, not Parsec's 12.
+
+Documented deviation: Parsec's TPM provider also lists AttestKey and PrepareKeyAttestation (§4.5), but protocol 1.0's
+operations as `refimpl/operations.py` defines them have no AttestKey / PrepareKeyAttestation, so the service cannot
+register them and answers ListOpcodes(Tpm) without them (docs/requests/conformance.md §2.1).
+"""
 CORE_OPCODES = frozenset({"Ping", "ListProviders", "ListOpcodes", "ListAuthenticators", "ListKeys"})
 """What ListOpcodes(core) answers: ListClients and DeleteClient work but are not listed (§0 point 6)."""
 
@@ -112,6 +116,62 @@ IMPORTABLE_KINDS: dict[ProviderId, frozenset[KeyKind]] = {
     ProviderId.TPM: frozenset({KeyKind.ECC_PUBLIC, KeyKind.RSA_PUBLIC}),
 }
 """Key kinds each provider imports: hardware providers import public keys only."""
+
+
+class CreateCheck(StrEnum):
+    """A provider-side check of GenerateKey / ImportKey, named by the status it answers when it fails."""
+
+    NAME_FREE = "name-free"
+    """The key name is not taken in the caller's namespace, else PsaErrorAlreadyExists."""
+    NOT_PUBLIC = "not-public"
+    """GenerateKey only: the kind is not a public key, else PsaErrorInvalidArgument (nothing to generate)."""
+    KIND_SUPPORTED = "kind-supported"
+    """The provider makes the kind (`GENERATABLE_KINDS`, `IMPORTABLE_KINDS`), else PsaErrorNotSupported."""
+
+
+CREATE_CHECK_STATUS: dict[CreateCheck, Status] = {
+    CreateCheck.NAME_FREE: Status.PSA_ERROR_ALREADY_EXISTS,
+    CreateCheck.NOT_PUBLIC: Status.PSA_ERROR_INVALID_ARGUMENT,
+    CreateCheck.KIND_SUPPORTED: Status.PSA_ERROR_NOT_SUPPORTED,
+}
+
+_NAME_PUBLIC_KIND = (CreateCheck.NAME_FREE, CreateCheck.NOT_PUBLIC, CreateCheck.KIND_SUPPORTED)
+_NAME_KIND = (CreateCheck.NAME_FREE, CreateCheck.KIND_SUPPORTED)
+CREATE_CHECKS: dict[str, dict[ProviderId, tuple[CreateCheck, ...]]] = {
+    "PsaGenerateKey": {
+        # svc:src/providers/mbed_crypto/key_management.rs psa_generate_key_internal: the name, then Mbed TLS
+        # psa_generate_key rejects a public key type with PSA_ERROR_INVALID_ARGUMENT.
+        ProviderId.MBED_CRYPTO: _NAME_PUBLIC_KIND,
+        # svc:src/providers/pkcs11/key_management.rs psa_generate_key_internal: is_public_key() before the name,
+        # then NotSupported for a key type it has no mechanism for (utils::algorithm_to_mechanism).
+        ProviderId.PKCS11: (CreateCheck.NOT_PUBLIC, CreateCheck.NAME_FREE, CreateCheck.KIND_SUPPORTED),
+        # svc:src/providers/tpm/key_management.rs psa_generate_key_internal: the name, is_public_key(), then
+        # parsec_to_tpm_params (NotSupported).
+        ProviderId.TPM: _NAME_PUBLIC_KIND,
+    },
+    "PsaImportKey": {
+        ProviderId.MBED_CRYPTO: _NAME_KIND,
+        # svc:src/providers/pkcs11/key_management.rs psa_import_key_internal: the name first.
+        ProviderId.PKCS11: _NAME_KIND,
+        # svc:src/providers/tpm/key_management.rs psa_import_key_internal: public keys only, before does_not_exist.
+        ProviderId.TPM: (CreateCheck.KIND_SUPPORTED, CreateCheck.NAME_FREE),
+    },
+}
+"""For GenerateKey and ImportKey, the provider checks in the order each provider makes them (the first failing one
+decides the status)."""
+
+
+def create_check_fails(check: CreateCheck, opcode: str, provider: ProviderId, kind: KeyKind, name_taken: bool) -> bool:
+    """Whether `check` fails for a create of `kind` under a name that is (`name_taken`) or is not already mapped."""
+    match check:
+        case CreateCheck.NAME_FREE:
+            return name_taken
+        case CreateCheck.NOT_PUBLIC:
+            return kind in PUBLIC_KINDS
+        case CreateCheck.KIND_SUPPORTED:
+            kinds = GENERATABLE_KINDS if opcode == "PsaGenerateKey" else IMPORTABLE_KINDS
+            return kind not in kinds[provider]
+
 
 KEY_USE_RULES: dict[str, tuple[Usage, frozenset[KeyKind]]] = {
     "PsaSignHash": (Usage.SIGN_HASH, frozenset({KeyKind.ECC_SIGN_PAIR})),

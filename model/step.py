@@ -88,12 +88,13 @@ from model.operations import (
 )
 from model.parsec import (
     BUFFER_SIZE_LIMIT,
-    GENERATABLE_KINDS,
-    IMPORTABLE_KINDS,
+    CREATE_CHECK_STATUS,
+    CREATE_CHECKS,
     KEY_USE_RULES,
     PING_VERSION,
     PROVIDER_OPCODES,
     Status,
+    create_check_fails,
 )
 from model.state import MappingEntry, ProviderKey, State
 from model.transitions import REGISTRY, seed_mitigations, transition
@@ -270,11 +271,10 @@ def _create(state: State, request: GenerateKey | ImportKey, route: Route) -> tup
     assert request.caller is not None
     identity = KeyIdentity(request.caller, request.key_name)
     namespace = request.caller
-    if identity in state.mappings:
-        return state, _reply(Status.PSA_ERROR_ALREADY_EXISTS, route, namespace=namespace)
-    kinds = GENERATABLE_KINDS if isinstance(request, GenerateKey) else IMPORTABLE_KINDS
-    if request.attributes.kind not in kinds[request.provider]:
-        return state, _reply(Status.PSA_ERROR_NOT_SUPPORTED, route, namespace=namespace)
+    name_taken = identity in state.mappings
+    for check in CREATE_CHECKS[request.opcode][request.provider]:
+        if create_check_fails(check, request.opcode, request.provider, request.attributes.kind, name_taken):
+            return state, _reply(CREATE_CHECK_STATUS[check], route, namespace=namespace)
     handle = Handle(request.provider, state.next_key_id)
     key = ProviderKey(request.attributes, request.caller, request.key_name)
     leaked = request.provider in state.active.rogue and request.attributes.has_private_material

@@ -28,6 +28,7 @@ from model.nouns import (
     CRYPTO_PROVIDERS,
     HARDWARE_PROVIDERS,
     PRIVATE_KINDS,
+    PUBLIC_KINDS,
     VARIANT_AUTHENTICATOR,
     KeyKind,
     Lifecycle,
@@ -88,10 +89,13 @@ from model.operations import (
 )
 from model.parsec import (
     BUFFER_SIZE_LIMIT,
+    CREATE_CHECK_STATUS,
+    CREATE_CHECKS,
     GENERATABLE_KINDS,
     IMPORTABLE_KINDS,
     KEY_USE_RULES,
     PROVIDER_OPCODES,
+    CreateCheck,
     Status,
 )
 from model.tables import ArrayTable, FiniteTable, Table, finite_table, grid
@@ -604,14 +608,24 @@ def _create(u: Universe, s: SymState, request: Params, route: Route) -> SymStep:
     tenant, name, provider = request["caller"].value, request["key_name"], request["provider"]
     attributes, fresh = request["attributes"], request["fresh_handle"]
     kind = E.Attrs.kind(attributes)
+    opcode: str = request.operation.opcode  # type: ignore[attr-defined]
     kinds = GENERATABLE_KINDS if request.operation is GenerateKey else IMPORTABLE_KINDS
     supported = z3.Or([z3.And(provider == E.provider[p], E.kind_in(kind, ks)) for p, ks in kinds.items()])
+    fails = {
+        CreateCheck.NAME_FREE: s.mapped[tenant, name],
+        CreateCheck.NOT_PUBLIC: E.kind_in(kind, PUBLIC_KINDS),
+        CreateCheck.KIND_SUPPORTED: z3.Not(supported),
+    }
     early = _key_request_checks(s, request)
-    late = [
-        (s.mapped[tenant, name], Status.PSA_ERROR_ALREADY_EXISTS),
-        (z3.Not(supported), Status.PSA_ERROR_NOT_SUPPORTED),
+    orders = [
+        (p, [(fails[check], CREATE_CHECK_STATUS[check]) for check in checks])
+        for p, checks in CREATE_CHECKS[opcode].items()
     ]
-    succeeds = z3.Not(_any_failed([*early, *late]))
+    late_failed = z3.Or([z3.And(provider == E.provider[p], _any_failed(late)) for p, late in orders])
+    late_status = first_failure(orders[0][1], E.status[Status.SUCCESS.value])
+    for p, late in orders[1:]:
+        late_status = z3.If(provider == E.provider[p], first_failure(late, E.status[Status.SUCCESS.value]), late_status)
+    succeeds = z3.And(z3.Not(_any_failed(early)), z3.Not(late_failed))
     created = replace(
         s,
         stored=s.stored.store(fresh, z3.BoolVal(True)),
@@ -630,7 +644,7 @@ def _create(u: Universe, s: SymState, request: Params, route: Route) -> SymStep:
         releases=(SymRelease(leaked, fresh, _absent(u), False),),
     )
     guard = z3.Implies(succeeds, z3.And(u.provider_of(fresh) == provider, z3.Not(s.allocated[u.local_of(fresh)])))
-    status = first_failure([*early, *late], E.status[Status.SUCCESS.value])
+    status = first_failure(early, late_status)
     return SymStep(guard, created.ite(succeeds, s), status, effects)
 
 

@@ -116,6 +116,54 @@ def test_dispatch_and_authentication_checks_come_first(state: State) -> None:
     assert step(state, ImportKey(ALICE, ProviderId.TPM, K1, SIGNING))[1].status == "PsaErrorNotSupported"
 
 
+PUBLIC_ECC = KeyAttributes(KeyKind.ECC_PUBLIC, frozenset({Usage.VERIFY_HASH}))
+ECDH = KeyAttributes(KeyKind.ECDH_PAIR, frozenset({Usage.DERIVE}))
+TAKEN = "PsaErrorAlreadyExists"
+
+
+@pytest.mark.parametrize(
+    ("provider", "free", "taken"),
+    [
+        # Mbed Crypto and Tpm: the name first, then is_public_key(); Pkcs11: is_public_key() before the name.
+        (MBED, "PsaErrorInvalidArgument", TAKEN),
+        (ProviderId.PKCS11, "PsaErrorInvalidArgument", "PsaErrorInvalidArgument"),
+        (ProviderId.TPM, "PsaErrorInvalidArgument", TAKEN),
+    ],
+)
+def test_generating_a_public_key_is_an_invalid_argument_checked_where_parsec_checks_it(
+    state: State, provider: ProviderId, free: str, taken: str
+) -> None:
+    assert step(state, GenerateKey(ALICE, provider, K1, PUBLIC_ECC))[1].status == free
+    held, _ = run(state, GenerateKey(ALICE, MBED, K1, SIGNING))
+    assert step(held, GenerateKey(ALICE, provider, K1, PUBLIC_ECC))[1].status == taken
+
+
+@pytest.mark.parametrize(
+    ("operation", "free", "taken"),
+    [
+        (GenerateKey(ALICE, ProviderId.PKCS11, K1, ECDH), "PsaErrorNotSupported", TAKEN),
+        (GenerateKey(ALICE, ProviderId.TPM, K1, ECDH), "PsaErrorNotSupported", TAKEN),
+        (ImportKey(ALICE, ProviderId.PKCS11, K1, SIGNING), "PsaErrorNotSupported", TAKEN),
+        # Tpm psa_import_key_internal: public keys only, before the name check.
+        (ImportKey(ALICE, ProviderId.TPM, K1, SIGNING), "PsaErrorNotSupported", "PsaErrorNotSupported"),
+        (ImportKey(ALICE, ProviderId.TPM, K1, PUBLIC_ECC), "Success", TAKEN),
+        (ImportKey(ALICE, MBED, K1, ECDH), "Success", TAKEN),
+    ],
+)
+def test_unsupported_kinds_and_taken_names_answer_in_parsecs_order(
+    state: State, operation: GenerateKey | ImportKey, free: str, taken: str
+) -> None:
+    assert step(state, operation)[1].status == free
+    held, _ = run(state, GenerateKey(ALICE, MBED, K1, SIGNING))
+    assert step(held, operation)[1].status == taken
+
+
+def test_tpm_lists_the_ten_opcodes_the_reference_service_implements(state: State) -> None:
+    listed = step(state, ListOpcodes(None, ProviderId.TPM))[1].result
+    assert listed is not None and len(listed) == 10
+    assert not {"AttestKey", "PrepareKeyAttestation"} & set(listed)
+
+
 def test_admin_operations(state: State) -> None:
     state, _ = run(state, GenerateKey(BOB, MBED, K1, SIGNING), GenerateKey(ALICE, MBED, K1, SIGNING))
     assert step(state, ListClients(None))[1].status == "NotAuthenticated"
