@@ -3,7 +3,9 @@
 1. the catalogue and the dataflow graph (`dataflow.checks`): referential integrity, dispositions, STRIDE coverage of
    every flow that crosses a trust boundary, the no-IdP variant derivation;
 2. the formal model (`properties.prove`): every invariant proved inductive with Z3 in both deployment variants, and
-   a verdict for every mitigation.
+   a verdict for every mitigation;
+3. the reference service against the model (`parsec_tm.conformance`): a short stateful campaign on the software
+   provider, with reloads, restarts and kill -9 — the same machine `parsec-tm fuzz` runs.
 
 It prints one line per stage and a readable list of whatever failed, and exits 1 if anything did.
 """
@@ -71,9 +73,17 @@ def check_proofs() -> StageResult:
     return StageResult("proofs", summary, failures, data=report.to_dict())
 
 
+def check_conformance() -> StageResult:
+    from parsec_tm.cli.fuzz import short_campaign
+
+    passed, summary, failures = short_campaign()
+    return StageResult("service", summary, failures or ([] if passed else [summary]))
+
+
 STAGES: dict[str, Callable[[argparse.Namespace], StageResult]] = {
     "catalogue": lambda args: check_catalogue(args.catalogue),
     "proofs": lambda args: check_proofs(),
+    "service": lambda args: check_conformance(),
 }
 
 
@@ -109,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "check",
-        help="check the threat model: catalogue and dataflow graph, then the Z3 proofs",
+        help="check the threat model: catalogue and graph, Z3 proofs, and a short conformance run of the service",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
