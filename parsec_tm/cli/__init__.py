@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from parsec_tm import __version__
 
-COMMAND_MODULES = ("check", "threat_model", "prove", "serve", "client", "idp")
+COMMAND_MODULES = ("check", "threat_model", "prove", "serve", "client", "fuzz", "idp")
 """Modules of this package that add subcommands, in the order `parsec-tm --help` lists them."""
 
 

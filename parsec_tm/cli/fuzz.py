@@ -1,0 +1,166 @@
+"""`parsec-tm fuzz`: stateful conformance fuzzing of any running Parsec-protocol service against the model.
+
+Issue "Stateful conformance", item 3. Hypothesis drives random multi-tenant sequences of operations against the
+service at `--socket` and the formal model in lockstep, checks every answer, and shrinks a divergence to a
+minimal trace that replays. The fuzzer does not own that service: it uses fresh tenant names for each run (Direct)
+or a fresh key-name prefix (Unix peer credentials: the tenant is the caller's own UID) and never touches a key it
+did not create; life-cycle events (reload, restart, kill -9) need a service the harness owns, as in the test suite.
+
+Exit codes: 0 when the steps ran without a divergence; 1 when one was found (the shrunk trace is printed and
+written as a runnable pytest file, `--out`); 2 on usage or connection errors. `--database` (a directory or a
+redis:// URL; default: $PARSEC_TM_FUZZ_DATABASE) shares failures between workers, so one found on one machine
+replays on the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from parsec_tm.conformance.trace import Divergence
+
+DEFAULT_OUT = Path("test_parsec_divergence.py")
+CHECK_LIFECYCLE_PERCENT = 5
+"""`parsec-tm check` keeps to a few restarts, so that the whole check stays fast."""
+
+
+def run(args: argparse.Namespace) -> int:
+    from parsec_tm.conformance.progress import Progress
+    from parsec_tm.conformance.runner import run_campaign
+    from parsec_tm.conformance.settings import Budget, example_database
+    from parsec_tm.conformance.target import SocketTarget, TargetError
+    from parsec_tm.conformance.trace import dump_json, render_json, write_pytest
+
+    try:
+        budget = Budget(steps=args.steps, seed=args.seed)
+        database = example_database(args.database)
+    except ValueError as error:
+        return _usage_error(str(error))
+    socket_path = Path(args.socket)
+    if not socket_path.exists():
+        return _usage_error(f"no socket at {socket_path}: start the service or give its listener.socket_path")
+    try:
+        target = SocketTarget(f"unix:{socket_path.resolve()}", args.auth)
+    except (TargetError, OSError) as error:
+        return _usage_error(str(error))
+    with Progress(budget.steps, enabled=args.format == "text") as progress:
+        result = run_campaign(target, budget, database=database, progress=progress)
+    target.close()
+    document: dict[str, Any] = {
+        "passed": result.passed,
+        "target": result.target,
+        "steps": result.steps,
+        "seconds": round(result.seconds, 3),
+        "steps_per_second": round(result.steps_per_second, 1),
+        "seed": args.seed,
+    }
+    if result.divergence is not None:
+        document["divergence"] = render_json(result.divergence)
+        document["flaky"] = result.flaky
+        try:
+            document["replay_file"] = str(write_pytest(result.divergence, args.out, seed=args.seed))
+        except (ValueError, OSError) as error:
+            document["replay_file"] = None
+            document["replay_error"] = str(error)
+    if args.format == "json":
+        print(dump_json(document))
+    else:
+        _print_text(result.summary(), document, result.divergence)
+    return 0 if result.passed else 1
+
+
+def _print_text(summary: str, document: dict[str, Any], divergence: Divergence | None) -> None:
+    if divergence is None:
+        print(f"ok   {summary} ({document['steps_per_second']} steps/s)")
+        return
+    print(f"FAIL {summary}")
+    print(divergence)
+    if document.get("replay_file"):
+        print(f"replay: pytest {document['replay_file']}")
+    else:
+        print(f"no replay file: {document.get('replay_error')}")
+
+
+def _usage_error(message: str) -> int:
+    print(f"parsec-tm fuzz: {message}", file=sys.stderr)
+    return 2
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from parsec_tm.conformance.settings import DEFAULT_STEPS
+
+    parser = subparsers.add_parser(
+        "fuzz",
+        help="fuzz a running Parsec-protocol service against the formal model (stateful, multi-tenant)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--socket", required=True, metavar="PATH", help="the service's Unix socket")
+    parser.add_argument(
+        "--auth",
+        choices=("direct", "peer"),
+        required=True,
+        help="the service's authenticator: direct (application names) or peer (Unix peer credentials)",
+    )
+    parser.add_argument(
+        "--steps", type=_positive, default=DEFAULT_STEPS, metavar="N", help=f"steps to run (default {DEFAULT_STEPS})"
+    )
+    parser.add_argument("--seed", type=int, default=None, metavar="S", help="Hypothesis seed (default: random)")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--database",
+        default=None,
+        metavar="DIR|redis://…",
+        help="Hypothesis example database shared by workers (default: $PARSEC_TM_FUZZ_DATABASE, else none)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        metavar="FILE",
+        help=f"where to write the replay test when a divergence is found (default {DEFAULT_OUT})",
+    )
+    parser.set_defaults(handler=run)
+
+
+def short_campaign() -> tuple[bool, str, list[str]]:
+    """For `parsec-tm check`: a few hundred steps against the reference service on the software provider, which
+    this function starts and stops (with reloads, restarts and kill -9). Returns (passed, summary, failures)."""
+    from parsec_tm.conformance.runner import run_campaign, start_software_target
+    from parsec_tm.conformance.service import ServiceError
+    from parsec_tm.conformance.settings import CHECK_BUDGET
+    from parsec_tm.conformance.target import TargetError
+
+    try:
+        target = start_software_target("direct")
+    except (ServiceError, TargetError, OSError) as error:
+        return False, "the reference service did not start", [str(error)]
+    try:
+        result = run_campaign(target, CHECK_BUDGET, lifecycle_percent=CHECK_LIFECYCLE_PERCENT)
+    finally:
+        target.close()
+    failures = [str(result.divergence)] if result.divergence is not None else []
+    return result.passed, result.summary(), failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m parsec_tm.cli.fuzz ...`: this command without the other command groups."""
+    parser = argparse.ArgumentParser(prog="parsec-tm")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["fuzz", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+

@@ -1,0 +1,179 @@
+"""A divergence between the service and the model, as a minimal readable trace and a runnable pytest file.
+
+Issue "Stateful conformance", item 3: when the service's answer differs from the model's prediction (or a
+property of `properties/` fails on the model), Hypothesis shrinks the run to a minimal one and replays it; the
+exception raised in that last replay is a `Divergence` carrying the whole trace of it. Each `TraceStep` is one rule
+of the machine, written as the call that replays it (`generate_key(tenant=0, name='k0', ...)`), with every
+request it sent: what was asked, as whom, what the model expected and what the service answered.
+
+`write_pytest` turns the trace into a test file that replays it step by step through the same machine against
+a socket (or a software service it starts itself, for traces with crashes and reloads): it fails while the
+divergence is there and passes once it is fixed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from parsec_tm.conformance.machine import ConformanceMachine
+
+REPLAY_SOCKET_ENV = "PARSEC_TM_REPLAY_SOCKET"
+"""Overrides the socket a generated replay file talks to."""
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request of a step: what was sent as whom, the model's expected status, the service's answer."""
+
+    request: str
+    expected: str
+    observed: str | None = None
+
+    def describe(self) -> str:
+        if self.observed is None:
+            return f"{self.request} → model {self.expected}"
+        mark = "" if self.observed == self.expected else "   <-- DIVERGES"
+        return f"{self.request} → {self.observed} (model {self.expected}){mark}"
+
+
+@dataclass
+class TraceStep:
+    """One rule of the machine: its name and arguments (a replayable call) and the requests it made."""
+
+    rule: str
+    arguments: dict[str, Any]
+    exchanges: list[Exchange] = field(default_factory=list)
+
+    @property
+    def replayed(self) -> bool:
+        """Whether the step matters to a replay: a rule that sent nothing (an empty `create_keys`) does not."""
+        return bool(self.exchanges) or self.rule != "create_keys"
+
+    def call(self) -> str:
+        arguments = ", ".join(f"{name}={value!r}" for name, value in self.arguments.items())
+        return f"{self.rule}({arguments})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "call": self.call(),
+            "requests": [
+                {"request": e.request, "expected": e.expected, "observed": e.observed} for e in self.exchanges
+            ],
+        }
+
+
+class Divergence(AssertionError):
+    """The service and the model disagree; `trace` is the run up to and including the step that shows it."""
+
+    kind = "divergence"
+
+    def __init__(self, message: str, trace: list[TraceStep], target: str, recipe: dict[str, Any] | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.trace = list(trace)
+        self.target = target
+        self.recipe = recipe
+
+    def __str__(self) -> str:
+        return render_text(self)
+
+
+class PropertyViolation(Divergence):
+    """A step of the model broke an invariant of `properties/` (a model bug, whatever the service does)."""
+
+    kind = "property violation"
+
+
+def render_text(divergence: Divergence) -> str:
+    lines = [f"{divergence.kind} on {divergence.target}: {divergence.message}", "minimal trace:"]
+    for number, trace_step in enumerate((s for s in divergence.trace if s.replayed), 1):
+        lines.append(f"  {number:>3}. {trace_step.call()}")
+        lines.extend(f"         {exchange.describe()}" for exchange in trace_step.exchanges)
+    return "\n".join(lines)
+
+
+def render_json(divergence: Divergence) -> dict[str, Any]:
+    return {
+        "kind": divergence.kind,
+        "target": divergence.target,
+        "message": divergence.message,
+        "trace": [trace_step.to_dict() for trace_step in divergence.trace if trace_step.replayed],
+    }
+
+
+# ------------------------------------------------------------------------------------------- replay files
+
+
+def write_pytest(divergence: Divergence, path: Path, *, seed: int | None = None) -> Path:
+    """Write a pytest file replaying `divergence`; ValueError if its target cannot be re-created standalone."""
+    if divergence.recipe is None:
+        raise ValueError(
+            f"the trace on {divergence.target} needs the service that campaign started (its providers and state); "
+            "it is printed above but cannot be written as a standalone replay"
+        )
+    found = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    seed_text = f", seed {seed}" if seed is not None else ""
+    calls = "\n".join(f"        machine.{trace_step.call()}" for trace_step in divergence.trace if trace_step.replayed)
+    header = divergence.message.replace('"""', "'''")
+    imports = "from parsec_tm.conformance.machine import KeyRef\n" if "KeyRef(" in calls else ""
+    text = f'''"""Replays a {divergence.kind} found by `parsec-tm fuzz` ({found}{seed_text}).
+
+{header}
+
+Target: {divergence.target}. Run `pytest {path.name}`; set {REPLAY_SOCKET_ENV} to replay against another socket.
+It fails while the divergence is there and passes once it is fixed.
+"""
+
+{imports}from parsec_tm.conformance.trace import replay
+
+RECIPE = {divergence.recipe!r}
+
+
+def test_replays_{divergence.kind.replace(" ", "_")}() -> None:
+    with replay(RECIPE) as machine:
+{calls}
+'''
+    path.write_text(text)
+    return path
+
+
+@contextmanager
+def replay(recipe: dict[str, Any]) -> Iterator[ConformanceMachine]:
+    """A machine bound to the target `recipe` describes, for a replay file; the run is torn down on exit.
+
+    Recipes: {"socket": PATH, "auth": "direct"|"peer"} for a running service, or {"software_service": True,
+    "auth": ..., "admin": NAME} for a software-provider service started here (traces with crashes and reloads).
+    """
+    from parsec_tm.conformance.machine import Campaign, ConformanceMachine
+    from parsec_tm.conformance.target import SocketTarget, Target
+
+    target: Target
+    if "socket" in recipe:
+        socket_path = os.environ.get(REPLAY_SOCKET_ENV, recipe["socket"])
+        target = SocketTarget(f"unix:{socket_path}", recipe["auth"], tenants=recipe.get("tenants", 3))
+    elif recipe.get("software_service"):
+        from parsec_tm.conformance.runner import start_software_target
+
+        target = start_software_target(recipe["auth"], admin=recipe.get("admin", ""))
+    else:
+        raise ValueError(f"unknown replay recipe {recipe!r}")
+    try:
+        machine = ConformanceMachine(Campaign(target))
+        try:
+            yield machine
+        finally:
+            machine.teardown()
+    finally:
+        target.close()
+
+
+def dump_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, default=str)

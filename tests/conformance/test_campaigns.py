@@ -1,0 +1,45 @@
+"""Bounded conformance campaigns on every provider, with reloads, restarts and crashes in the mix.
+
+Issue "Stateful conformance", items 2 and 5: the software provider, PKCS#11 on SoftHSM2 and the TPM on swtpm, each
+driven by Hypothesis for a few thousand steps against the model (`settings.CAMPAIGN_BUDGETS`), tenants
+colliding on key names, the service reloaded (SIGHUP), stopped gracefully and killed (SIGKILL) and restarted on
+the same state. A divergence fails the test with its shrunk trace; the example database keeps it for the next run.
+With Unix peer credentials the tenants are three real Unix users and the admin is root.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis.database import ExampleDatabase
+
+from parsec_tm.conformance.runner import run_campaign
+from parsec_tm.conformance.settings import CAMPAIGN_BUDGETS, Budget
+from tests.conformance.conftest import OwnedTargetFactory
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+CRASHES = {"kill-9", "crash-after-provider-write", "crash-after-mapping-removal"}
+
+
+@pytest.mark.threat("M-5", "A3-D-1", "O-0")
+@pytest.mark.parametrize("kind", ["software", "pkcs11", "tpm"])
+def test_the_service_conforms_to_the_model_through_reloads_restarts_and_crashes(
+    kind: str, owned_target: OwnedTargetFactory, campaign_database: ExampleDatabase
+) -> None:
+    budget = CAMPAIGN_BUDGETS[kind]
+    target = owned_target(kind)
+    result = run_campaign(target, budget, database=campaign_database)
+    assert result.passed, str(result.divergence)
+    assert result.steps >= budget.steps
+    assert "reload" in result.events and CRASHES & set(result.events), f"life-cycle events run: {result.events}"
+
+
+@pytest.mark.threat("M-5", "A1-S-1")
+def test_real_unix_users_are_isolated_tenants_under_peer_credentials(
+    owned_target: OwnedTargetFactory, tenant_uids: tuple[int, ...], campaign_database: ExampleDatabase
+) -> None:
+    target = owned_target("software", auth="peer", peer_uids=tenant_uids)
+    budget = Budget(steps=1000)
+    result = run_campaign(target, budget, database=campaign_database)
+    assert result.passed, str(result.divergence)
+    assert result.steps >= budget.steps
