@@ -1,4 +1,5 @@
-"""An independent client's conformance sequence against `parsec-tm serve`: Direct, UnixPeerCredentials, JwtSvid.
+"""An independent client's conformance sequence against `parsec-tm serve`: Direct, UnixPeerCredentials, JwtSvid,
+and the three providers configured together.
 
 The client is `parsec_raw_client` (standard library only, no code shared with `refimpl`); the expected statuses are
 those of Parsec's own e2e suite (parsec-facts §7.1): the raw-header basic tests, the normal tests of the key life
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_ds
 
 from refimpl.identity_provider.server import WorkloadApiServer
 from tests.e2e import parsec_raw_client as raw
+from tests.e2e.conftest import provider_table_for
 from tests.e2e.helpers import UnixUser, run_as
 from tests.e2e.tenancy import Tenancy, spiffe_id, tenancy_options
 from tests.fixtures.service import ServiceFactory, ServiceHandle, ServiceOptions
@@ -30,6 +32,7 @@ from tests.identity_provider.parts import fetch_token
 pytestmark = pytest.mark.e2e
 
 DIGEST = hashlib.sha256(b"conformance").digest()
+TRUSTED_SERVICE = 4  # a provider ID that exists in the protocol but is never configured here
 CORE_OPCODES = {raw.PING, raw.LIST_PROVIDERS, raw.LIST_OPCODES, raw.LIST_AUTHENTICATORS, raw.LIST_KEYS}
 
 
@@ -79,14 +82,17 @@ def field(body: bytes, number: int) -> Any:
     return next(value for key, value in raw.read_fields(body) if key == number)
 
 
-def run_sequence(a: Identity, b: Identity, admin: Identity, auth_id: int) -> list[str]:
+def run_sequence(
+    a: Identity, b: Identity, admin: Identity, auth_id: int, providers: tuple[int, ...] = (raw.MBED_CRYPTO,)
+) -> list[str]:
+    """Parsec's basic, normal and multitenancy statuses; the key steps run on each of `providers`."""
     s = Sequence()
     # ---- basic: raw-header tests (basic.rs, ping.rs), sent by tenant A
     s.check("ping", s.expect("ping", a.ask(raw.CORE, raw.PING, auth_type=raw.NO_AUTH, auth=b""), 0) == b"\x08\x01")
     s.expect("ping with authentication", a.ask(raw.CORE, raw.PING), 0)
     s.expect("mangled_ping", a.ask(raw.CORE, raw.PING, bytes.fromhex("1122334455")), 7)
     s.expect("invalid_provider", a.ask(0xFF, raw.PING), 6)
-    s.expect("provider_not_registered", a.ask(raw.TPM, raw.GENERATE_RANDOM, raw.field_varint(1, 8)), 5)
+    s.expect("provider_not_registered", a.ask(TRUSTED_SERVICE, raw.GENERATE_RANDOM, raw.field_varint(1, 8)), 5)
     s.expect("invalid_content_type", a.ask(raw.CORE, raw.PING, content_type=0xFF), 2)
     s.expect("invalid_accept_type", a.ask(raw.CORE, raw.PING, accept_type=0xFF), 3)
     s.expect("invalid_body_len", a.ask(raw.CORE, raw.PING, body_len=0xFFFF), 15)
@@ -99,50 +105,67 @@ def run_sequence(a: Identity, b: Identity, admin: Identity, auth_id: int) -> lis
     s.expect("reserved_fields_not_zero1", a.ask(raw.CORE, raw.PING, reserved=(1, 0)), 17)
     s.expect("reserved_fields_not_zero2", a.ask(raw.CORE, raw.PING, reserved=(0, 1)), 17)
 
-    # ---- normal: discovery, key life cycle, signatures (normal.rs, create_destroy_key.rs, asym_sign_verify.rs)
-    providers = s.expect("list_providers", a.ask(raw.CORE, raw.LIST_PROVIDERS), 0)
-    ids = [dict(raw.read_fields(info)).get(7, 0) for key, info in raw.read_fields(providers) if key == 1]
-    s.check("list_providers: Core is last", ids[-1:] == [raw.CORE] and raw.MBED_CRYPTO in ids)
+    # ---- normal: discovery (normal.rs)
+    listed_providers = s.expect("list_providers", a.ask(raw.CORE, raw.LIST_PROVIDERS), 0)
+    ids = [dict(raw.read_fields(info)).get(7, 0) for key, info in raw.read_fields(listed_providers) if key == 1]
+    s.check("list_providers: config order, Core last", ids == [*providers, raw.CORE])
     core = s.expect("list_opcodes(core)", a.ask(raw.CORE, raw.LIST_OPCODES, raw.list_opcodes(raw.CORE)), 0)
     s.check("list_opcodes(core) is Parsec's set", set(raw.packed_varints(field(core, 1))) == CORE_OPCODES)
     authenticators = s.expect("list_authenticators", a.ask(raw.CORE, raw.LIST_AUTHENTICATORS), 0)
     s.check("list_authenticators", dict(raw.read_fields(field(authenticators, 1))).get(5) == auth_id)
-    s.expect("generate_key", a.ask(raw.MBED_CRYPTO, raw.GENERATE_KEY, raw.generate_key("k")), 0)
-    s.expect("generate_key twice", a.ask(raw.MBED_CRYPTO, raw.GENERATE_KEY, raw.generate_key("k")), 1139)
-    point_a = field(s.expect("export_public_key", a.ask(raw.MBED_CRYPTO, raw.EXPORT_PUBLIC_KEY,
-                                                         raw.key_name_only("k")), 0), 1)
-    signature = field(s.expect("sign_hash", a.ask(raw.MBED_CRYPTO, raw.SIGN_HASH, raw.sign_hash("k", DIGEST)), 0), 1)
-    s.check("sign_hash: the signature verifies", verifies(point_a, signature))
-    s.expect("verify_hash", a.ask(raw.MBED_CRYPTO, raw.VERIFY_HASH, raw.verify_hash("k", DIGEST, signature)), 0)
-    forged = bytes([signature[0] ^ 0xFF]) + signature[1:]
-    s.expect("verify_hash forged", a.ask(raw.MBED_CRYPTO, raw.VERIFY_HASH, raw.verify_hash("k", DIGEST, forged)), 1149)
+
+    # ---- normal and multitenancy on each provider: key life cycle, signatures, isolation
+    # (create_destroy_key.rs, asym_sign_verify.rs, auth.rs two_auths_same_key_name and delete_wrong_key)
+    points_b: dict[int, bytes] = {}
+    for provider in providers:
+        points_b[provider] = key_steps(s, a, b, provider, f"k{provider}")
     keys = s.expect("list_keys", a.ask(raw.CORE, raw.LIST_KEYS), 0)
-    names = [field(info, 2) for key, info in raw.read_fields(keys) if key == 1]
-    s.check("list_keys shows the key", names == [b"k"])
+    names = sorted(field(info, 2) for key, info in raw.read_fields(keys) if key == 1)
+    s.check("list_keys shows A's keys on every provider", names == sorted(f"k{p}".encode() for p in providers))
     s.expect("invalid_provider_list_keys", a.ask(raw.MBED_CRYPTO, raw.LIST_KEYS), 1134)
     s.expect("invalid_provider_list_clients", a.ask(raw.MBED_CRYPTO, raw.LIST_CLIENTS), 1134)
     s.expect("key operation without authentication",
-             a.ask(raw.MBED_CRYPTO, raw.GENERATE_KEY, raw.generate_key("x"), auth_type=raw.NO_AUTH, auth=b""), 19)
+             a.ask(providers[0], raw.GENERATE_KEY, raw.generate_key("x"), auth_type=raw.NO_AUTH, auth=b""), 19)
     s.expect("list_clients by a tenant", a.ask(raw.CORE, raw.LIST_CLIENTS), 21)
 
-    # ---- multitenancy (auth.rs two_auths_same_key_name, delete_wrong_key; multitenancy.rs; list_and_delete_clients)
-    s.expect("B signs with A's key name", b.ask(raw.MBED_CRYPTO, raw.SIGN_HASH, raw.sign_hash("k", DIGEST)), 1140)
-    s.expect("delete_wrong_key", b.ask(raw.MBED_CRYPTO, raw.DESTROY_KEY, raw.key_name_only("k")), 1140)
-    s.expect("B generates the same key name", b.ask(raw.MBED_CRYPTO, raw.GENERATE_KEY, raw.generate_key("k")), 0)
-    point_b = field(s.expect("B exports its key", b.ask(raw.MBED_CRYPTO, raw.EXPORT_PUBLIC_KEY,
-                                                         raw.key_name_only("k")), 0), 1)
-    s.check("the two keys differ", point_a != point_b)
+    # ---- admin (multitenancy.rs, normal.rs list_and_delete_clients)
     clients = s.expect("list_clients by the admin", admin.ask(raw.CORE, raw.LIST_CLIENTS), 0)
     listed = [value.decode() for key, value in raw.read_fields(clients) if key == 1]
     s.check("list_clients names both tenants, sorted", listed == sorted({a.name, b.name}))
     s.expect("delete_client by the admin", admin.ask(raw.CORE, raw.DELETE_CLIENT, raw.delete_client(a.name)), 0)
-    s.expect("A's key is gone", a.ask(raw.MBED_CRYPTO, raw.SIGN_HASH, raw.sign_hash("k", DIGEST)), 1140)
-    signature_b = field(s.expect("B's key is untouched", b.ask(raw.MBED_CRYPTO, raw.SIGN_HASH,
-                                                                raw.sign_hash("k", DIGEST)), 0), 1)
-    s.check("B's signature verifies with B's key", verifies(point_b, signature_b))
-    s.expect("destroy_key", b.ask(raw.MBED_CRYPTO, raw.DESTROY_KEY, raw.key_name_only("k")), 0)
-    s.expect("destroy_key twice", b.ask(raw.MBED_CRYPTO, raw.DESTROY_KEY, raw.key_name_only("k")), 1140)
+    for provider in providers:
+        name = f"k{provider}"
+        s.expect(f"A's key is gone ({provider})", a.ask(provider, raw.SIGN_HASH, raw.sign_hash(name, DIGEST)), 1140)
+        signature_b = field(s.expect(f"B's key is untouched ({provider})",
+                                     b.ask(provider, raw.SIGN_HASH, raw.sign_hash(name, DIGEST)), 0), 1)
+        s.check(f"B's signature verifies with B's key ({provider})", verifies(points_b[provider], signature_b))
+        s.expect(f"destroy_key ({provider})", b.ask(provider, raw.DESTROY_KEY, raw.key_name_only(name)), 0)
+        s.expect(f"destroy_key twice ({provider})", b.ask(provider, raw.DESTROY_KEY, raw.key_name_only(name)), 1140)
     return s.failures
+
+
+def key_steps(s: Sequence, a: Identity, b: Identity, provider: int, name: str) -> bytes:
+    """A's key life cycle and signatures on one provider, then B's isolation from it; returns B's public key."""
+
+    def step(what: str) -> str:
+        return f"{what} ({provider})"
+
+    s.expect(step("generate_key"), a.ask(provider, raw.GENERATE_KEY, raw.generate_key(name)), 0)
+    s.expect(step("generate_key twice"), a.ask(provider, raw.GENERATE_KEY, raw.generate_key(name)), 1139)
+    point_a = field(s.expect(step("export_public_key"),
+                             a.ask(provider, raw.EXPORT_PUBLIC_KEY, raw.key_name_only(name)), 0), 1)
+    signature = field(s.expect(step("sign_hash"), a.ask(provider, raw.SIGN_HASH, raw.sign_hash(name, DIGEST)), 0), 1)
+    s.check(step("sign_hash: the signature verifies"), verifies(point_a, signature))
+    s.expect(step("verify_hash"), a.ask(provider, raw.VERIFY_HASH, raw.verify_hash(name, DIGEST, signature)), 0)
+    forged = bytes([signature[0] ^ 0xFF]) + signature[1:]
+    s.expect(step("verify_hash forged"), a.ask(provider, raw.VERIFY_HASH, raw.verify_hash(name, DIGEST, forged)), 1149)
+    s.expect(step("B signs with A's key name"), b.ask(provider, raw.SIGN_HASH, raw.sign_hash(name, DIGEST)), 1140)
+    s.expect(step("delete_wrong_key"), b.ask(provider, raw.DESTROY_KEY, raw.key_name_only(name)), 1140)
+    s.expect(step("B generates the same key name"), b.ask(provider, raw.GENERATE_KEY, raw.generate_key(name)), 0)
+    point_b = field(s.expect(step("B exports its key"),
+                             b.ask(provider, raw.EXPORT_PUBLIC_KEY, raw.key_name_only(name)), 0), 1)
+    s.check(step("the two keys differ"), point_a != point_b)
+    return bytes(point_b)
 
 
 def options(auth_type: str, admin: str) -> ServiceOptions:
@@ -166,8 +189,8 @@ def test_conformance_with_unix_peer_credentials(
 ) -> None:
     service = service_factory(options("UnixPeerCredentials", "0"))
     root = UnixUser("root", 0, 0)
-    identities = [peer(service, user) for user in (*unix_users, root)]
-    assert run_sequence(*identities, raw.UNIX_PEER_CREDENTIALS) == []
+    tenant_a, tenant_b, admin = (peer(service, user) for user in (*unix_users, root))
+    assert run_sequence(tenant_a, tenant_b, admin, raw.UNIX_PEER_CREDENTIALS) == []
 
 
 @pytest.mark.threat("A1-S-1", "A1-E-1", "M-5")
@@ -191,3 +214,20 @@ def peer(service: ServiceHandle, user: UnixUser) -> Identity:
         return Identity("0", raw.UNIX_PEER_CREDENTIALS, user.auth, lambda data: raw.exchange(path, data))
     return Identity(str(user.uid), raw.UNIX_PEER_CREDENTIALS, user.auth,
                     lambda data: run_as(user, service.socket_path, [data])[0])
+
+
+@pytest.mark.threat("A1-S-1", "A4-E-1", "M-5")
+def test_conformance_on_the_three_providers_together(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, service_factory: ServiceFactory
+) -> None:
+    """One service configured in Parsec's schema with MbedCrypto, Pkcs11 on SoftHSM2 and Tpm on swtpm at once:
+    key life cycle, signing and tenant isolation checked on each provider, DeleteClient across all of them."""
+    tables = [provider_table_for(kind, request, tmp_path_factory) for kind in ("software", "pkcs11", "tpm")]
+    service = service_factory(options("Direct", "admin").with_providers(*tables))
+    path = str(service.socket_path)
+
+    def direct(name: str) -> Identity:
+        return Identity(name, raw.DIRECT, name.encode(), lambda data: raw.exchange(path, data))
+
+    providers = (raw.MBED_CRYPTO, raw.PKCS11, raw.TPM)
+    assert run_sequence(direct("tenant-a"), direct("tenant-b"), direct("admin"), raw.DIRECT, providers) == []
