@@ -3,7 +3,9 @@
 Issue "Stateful conformance", item 3. Hypothesis drives random multi-tenant sequences of operations against the
 service at `--socket` and the formal model in lockstep, checks every answer, and shrinks a divergence to a
 minimal trace that replays. The fuzzer does not own that service: it uses fresh tenant names for each run (Direct)
-or a fresh key-name prefix (Unix peer credentials: the tenant is the caller's own UID) and never touches a key it
+or a fresh key-name prefix (Unix peer credentials: the tenant is the caller's own UID; JwtSvid: the tenants are the
+SPIFFE IDs the caller's Unix user is registered for at `--workload-endpoint`, and the fuzzer only ever sends the
+valid JWT-SVIDs it fetched, so it never spends the service's per-user failure count) and never touches a key it
 did not create; life-cycle events (reload, restart, kill -9) need a service the harness owns, as in the test suite.
 
 Exit codes: 0 when the steps ran without a divergence; 1 when one was found (the shrunk trace is printed and
@@ -15,6 +17,7 @@ replays on the others.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +26,8 @@ if TYPE_CHECKING:
     from parsec_tm.conformance.trace import Divergence
 
 DEFAULT_OUT = Path("test_parsec_divergence.py")
+WORKLOAD_ENV = "SPIFFE_ENDPOINT_SOCKET"
+"""Where SPIFFE clients find the Workload API; the default of --workload-endpoint."""
 CHECK_LIFECYCLE_PERCENT = 5
 """`parsec-tm check` keeps to a few restarts, so that the whole check stays fast."""
 
@@ -39,11 +44,24 @@ def run(args: argparse.Namespace) -> int:
         database = example_database(args.database)
     except ValueError as error:
         return _usage_error(str(error))
+    workload_endpoint: str | None = None
+    if args.auth == "jwt-svid":
+        workload_endpoint = args.workload_endpoint or os.environ.get(WORKLOAD_ENV)
+        if not workload_endpoint:
+            return _usage_error(
+                f"--auth jwt-svid needs the SPIFFE Workload API: give --workload-endpoint URI or set ${WORKLOAD_ENV}"
+            )
+    elif args.workload_endpoint is not None:
+        return _usage_error(f"--workload-endpoint is only used with --auth jwt-svid, not with --auth {args.auth}")
     socket_path = Path(args.socket)
     if not socket_path.exists():
         return _usage_error(f"no socket at {socket_path}: start the service or give its listener.socket_path")
     try:
-        target = SocketTarget(f"unix:{socket_path.resolve()}", args.auth)
+        target = SocketTarget(
+            f"unix:{socket_path.resolve()}",
+            args.auth,
+            workload_endpoint=workload_endpoint,
+        )
     except (TargetError, OSError) as error:
         return _usage_error(str(error))
     with Progress(budget.steps, enabled=args.format == "text") as progress:
@@ -108,9 +126,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--socket", required=True, metavar="PATH", help="the service's Unix socket")
     parser.add_argument(
         "--auth",
-        choices=("direct", "peer"),
+        choices=("direct", "peer", "jwt-svid"),
         required=True,
-        help="the service's authenticator: direct (application names) or peer (Unix peer credentials)",
+        help="the service's authenticator: direct (application names), peer (Unix peer credentials) or jwt-svid "
+        "(SPIFFE IDs proved with JWT-SVIDs)",
+    )
+    parser.add_argument(
+        "--workload-endpoint",
+        default=None,
+        metavar="URI",
+        help=f"the SPIFFE Workload API the jwt-svid tenants fetch tokens from (default: ${WORKLOAD_ENV})",
     )
     parser.add_argument(
         "--steps", type=_positive, default=DEFAULT_STEPS, metavar="N", help=f"steps to run (default {DEFAULT_STEPS})"

@@ -5,8 +5,9 @@ Issue "Stateful conformance", items 1 and 3. A `Target` sends one request as one
 
 * `SocketTarget` — any running service it does not own (the reference service or a real Parsec): it discovers
   the providers and authenticator, uses fresh random tenant names for every run of the machine (Direct), or
-  key names under a fresh prefix (Unix peer credentials: the tenant is the caller's own UID), and touches only
-  keys it created. No life-cycle rules.
+  key names under a fresh prefix (Unix peer credentials: the tenant is the caller's own UID; JwtSvid: the tenants
+  are the SPIFFE IDs the caller's Unix user is registered for at the Workload API), and touches only keys it
+  created. No life-cycle rules.
 * `OwnedTarget` — a `ServiceProcess` it started: everything above plus SIGHUP reload, graceful restart, kill -9
   and, when the service has the fault-injection hook, a crash between the provider write and the mapping write.
   With Unix peer credentials its tenants are distinct real Unix users: a request is sent with the effective UID
@@ -28,22 +29,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from spiffe import WorkloadApiClient
+from spiffe.errors import PySpiffeError
+
 from model.nouns import AuthName, Tenant
 from model.nouns import ProviderId as ModelProviderId
 from parsec_tm.conformance.service import ServiceProcess
 from refimpl import operations as ops
 from refimpl.client import BasicClient, ClientError, NoAuth, ServiceUnreachable
-from refimpl.client.auth import Authentication, Direct, UnixPeerCredentials
+from refimpl.client.auth import JWT_SVID_AUDIENCE, Authentication, Direct, UnixPeerCredentials
+from refimpl.client.jwt_svid import JwtSvidAuthentication
 from refimpl.errors import ParsecError
 from refimpl.faults import AFTER_MAPPING_REMOVAL, AFTER_PROVIDER_WRITE
 from refimpl.ids import AuthType, ProviderId, Status
 from refimpl.wire.codec import decode_result
 
-AuthMode = Literal["direct", "peer"]
-"""The authenticators the fuzzer can act through: Direct (names) and Unix peer credentials (UIDs)."""
+AuthMode = Literal["direct", "peer", "jwt-svid"]
+"""The authenticators the fuzzer can act through: Direct (names), Unix peer credentials (UIDs) and JwtSvid
+(SPIFFE IDs proved with JWT-SVIDs from a Workload API)."""
 
-MODEL_AUTH: dict[AuthMode, AuthName] = {"direct": "direct", "peer": "peer"}
-WIRE_AUTH: dict[AuthMode, AuthType] = {"direct": AuthType.DIRECT, "peer": AuthType.UNIX_PEER_CREDENTIALS}
+MODEL_AUTH: dict[AuthMode, AuthName] = {"direct": "direct", "peer": "peer", "jwt-svid": "jwt-svid"}
+WIRE_AUTH: dict[AuthMode, AuthType] = {
+    "direct": AuthType.DIRECT,
+    "peer": AuthType.UNIX_PEER_CREDENTIALS,
+    "jwt-svid": AuthType.JWT_SVID,
+}
 DEFAULT_TENANTS = 3
 REQUEST_TIMEOUT = 30.0
 """Seconds per request: far above any provider's latency, so a timeout means the service hung."""
@@ -196,11 +206,11 @@ class Target(ABC):
         listed = [AuthType(int(info.id)) for info in reply.result.authenticators]
         if WIRE_AUTH[self.auth_mode] not in listed:
             names = ", ".join(auth.name for auth in listed) or "none"
-            wanted = {AuthType.DIRECT: "direct", AuthType.UNIX_PEER_CREDENTIALS: "peer"}
+            wanted = {auth: mode for mode, auth in WIRE_AUTH.items()}
             hint = ", ".join(wanted[auth] for auth in listed if auth in wanted)
             raise TargetError(
                 f"{self.endpoint} authenticates with {names}, not {WIRE_AUTH[self.auth_mode].name}"
-                + (f"; use --auth {hint}" if hint else "; the fuzzer supports direct and peer only")
+                + (f"; use --auth {hint}" if hint else "; the fuzzer supports direct, peer and jwt-svid only")
             )
 
     # -- life cycle (owned services only) ----------------------------------------------------------------------
@@ -242,20 +252,44 @@ def effective_uid(uid: int | None) -> Iterator[None]:
 
 
 class SocketTarget(Target):
-    """A running service the fuzzer does not own; it never touches a key it did not create."""
+    """A running service the fuzzer does not own; it never touches a key it did not create.
 
-    def __init__(self, endpoint: str, auth_mode: AuthMode, tenants: int = DEFAULT_TENANTS) -> None:
+    With Unix peer credentials and JwtSvid the tenants are fixed (the caller's UID; the SPIFFE IDs its Unix user is
+    registered for): they are `shared`, may own keys of other programs, and only key names carry this run's prefix.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        auth_mode: AuthMode,
+        tenants: int = DEFAULT_TENANTS,
+        workload_endpoint: str | None = None,
+    ) -> None:
         super().__init__(endpoint, auth_mode)
+        if auth_mode == "jwt-svid" and not workload_endpoint:
+            raise TargetError("JwtSvid tenants need the SPIFFE Workload API endpoint (e.g. unix:///run/spire/agent.sock)")
+        if auth_mode != "jwt-svid" and workload_endpoint:
+            raise TargetError(f"a Workload API endpoint is only used with JwtSvid tenants, not with {auth_mode}")
         ping = self.send(None, ProviderId.CORE, ops.Ping())
         if ping.status is not Status.SUCCESS:
             raise TargetError(f"no Parsec service answers Ping at {endpoint}: {ping.describe()}")
         self.check_authenticator()
         self.providers = self.discover_providers()
         self.tenant_count = tenants
-        self.admins = frozenset()
+        self.fixed_seats: tuple[Seat, ...] = ()
         if auth_mode == "peer":
-            self.admins = self._probe_admin()
+            self.fixed_seats = (self._own_seat(),)
+        elif auth_mode == "jwt-svid":
+            assert workload_endpoint is not None
+            self.fixed_seats = jwt_svid_seats(workload_endpoint)
+        try:
+            self.admins = self._probe_admins()
+        except TargetError:
+            self.close()
+            raise
         self.recipe = {"socket": endpoint.removeprefix("unix:"), "auth": auth_mode, "tenants": tenants}
+        if workload_endpoint:
+            self.recipe["workload_endpoint"] = workload_endpoint
 
     def describe(self) -> str:
         return f"{self.endpoint} (not owned; auth {self.auth_mode})"
@@ -264,25 +298,71 @@ class SocketTarget(Target):
         uid = os.geteuid()
         return Seat("t0", Tenant("peer", str(uid)), UnixPeerCredentials(uid))
 
-    def _probe_admin(self) -> frozenset[str]:
-        """Whether the caller's UID is among the service's admins: ListClients tells (it changes nothing)."""
-        seat = self._own_seat()
-        reply = self.send(seat, ProviderId.CORE, ops.ListClients())
-        if reply.status is Status.SUCCESS:
-            return frozenset({seat.tenant.name})
-        if reply.status is Status.ADMIN_OPERATION:
-            return frozenset()
-        raise TargetError(f"ListClients as UID {seat.tenant.name} answered {reply.describe()}")
+    def _probe_admins(self) -> frozenset[str]:
+        """Which fixed tenants are among the service's admins: ListClients tells (it changes nothing).
+
+        One request per tenant, each with a valid identity, so JwtSvid's failure count (M-2) is never spent here
+        beyond the single refusal that stops the probe when the service does not trust the Workload API yet."""
+        admins: set[str] = set()
+        for seat in self.fixed_seats:
+            reply = self.send(seat, ProviderId.CORE, ops.ListClients())
+            if reply.status is Status.SUCCESS:
+                admins.add(seat.tenant.name)
+            elif reply.status is not Status.ADMIN_OPERATION:
+                hint = ""
+                if reply.status is Status.AUTHENTICATION_ERROR and self.auth_mode == "jwt-svid":
+                    hint = "; check that the service's workload_endpoint is this Workload API and it has its bundle"
+                raise TargetError(f"ListClients as {seat.tenant} answered {reply.describe()}{hint}")
+        return frozenset(admins)
 
     def _seats(self, session_id: str) -> tuple[tuple[Seat, ...], Seat | None, frozenset[Tenant]]:
-        if self.auth_mode == "peer":
-            seat = self._own_seat()
-            return (seat,), None, frozenset({seat.tenant})
+        if self.fixed_seats:
+            return self.fixed_seats, None, frozenset(seat.tenant for seat in self.fixed_seats)
         seats = tuple(
             Seat(f"t{index}", Tenant("direct", f"ptm-{session_id}-t{index}"), Direct(f"ptm-{session_id}-t{index}"))
             for index in range(self.tenant_count)
         )
         return seats, None, frozenset()
+
+    def open_session(self) -> Session:
+        """A fresh key prefix; keys an earlier session of this run left to fixed tenants are destroyed first (only
+        this run's: the service is not the fuzzer's, so keys of other programs are never touched)."""
+        for seat in self.fixed_seats:
+            self._destroy_run_keys(seat)
+        return super().open_session()
+
+    def _destroy_run_keys(self, seat: Seat) -> None:
+        reply = self.send(seat, ProviderId.CORE, ops.ListKeys())
+        if reply.status is not Status.SUCCESS:
+            raise TargetError(f"cannot list the keys of {seat.tenant} to start afresh: {reply.describe()}")
+        for info in reply.result.keys:
+            if info.name.startswith(self.run_id):
+                self.send(seat, int(info.provider_id), ops.DestroyKey(info.name))
+
+    def close(self) -> None:
+        """Drop the Workload API connections of JwtSvid tenants."""
+        for seat in self.fixed_seats:
+            if isinstance(seat.auth, JwtSvidAuthentication):
+                seat.auth.close()
+
+
+def jwt_svid_seats(workload_endpoint: str) -> tuple[Seat, ...]:
+    """One seat per SPIFFE ID the caller's Unix user is registered for (one JWT-SVID each, as SPIRE answers)."""
+    try:
+        with WorkloadApiClient(workload_endpoint, default_timeout=REQUEST_TIMEOUT) as client:
+            svids = client.fetch_jwt_svids({JWT_SVID_AUDIENCE})
+    except PySpiffeError as error:
+        raise TargetError(
+            f"no JWT-SVIDs from the Workload API at {workload_endpoint}: {error}. Check that the agent runs there "
+            "and that this Unix user is registered with it"
+        ) from error
+    identities = sorted({str(svid.spiffe_id) for svid in svids})
+    if not identities:
+        raise TargetError(f"the Workload API at {workload_endpoint} registers no SPIFFE ID for this Unix user")
+    return tuple(
+        Seat(f"t{index}", Tenant("jwt-svid", identity), JwtSvidAuthentication(workload_endpoint, identity))
+        for index, identity in enumerate(identities)
+    )
 
 
 @dataclass
@@ -311,6 +391,8 @@ class OwnedTarget(Target):
     ) -> None:
         super().__init__(process.endpoint, auth_mode)
         self.owned_directory = owned_directory
+        if auth_mode == "jwt-svid":
+            raise TargetError("an owned service with JwtSvid is not supported yet: start it and use SocketTarget")
         if auth_mode == "peer" and (peer_users is None or not peer_users.uids):
             raise TargetError("an owned service with Unix peer credentials needs the UIDs of its tenant users")
         self.process = process

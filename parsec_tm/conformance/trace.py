@@ -149,8 +149,9 @@ def test_replays_{divergence.kind.replace(" ", "_")}() -> None:
 def replay(recipe: dict[str, Any]) -> Iterator[ConformanceMachine]:
     """A machine bound to the target `recipe` describes, for a replay file; the run is torn down on exit.
 
-    Recipes: {"socket": PATH, "auth": "direct"|"peer"} for a running service, or {"software_service": True,
-    "auth": ..., "admin": NAME} for a software-provider service started here (traces with crashes and reloads).
+    Recipes: {"socket": PATH, "auth": "direct"|"peer"|"jwt-svid", "workload_endpoint": URI (jwt-svid only)} for a
+    running service, or {"software_service": True, "auth": ..., "admin": NAME} for a software-provider service
+    started here (traces with crashes and reloads).
     """
     from parsec_tm.conformance.machine import Campaign, ConformanceMachine
     from parsec_tm.conformance.target import SocketTarget, Target
@@ -158,7 +159,12 @@ def replay(recipe: dict[str, Any]) -> Iterator[ConformanceMachine]:
     target: Target
     if "socket" in recipe:
         socket_path = os.environ.get(REPLAY_SOCKET_ENV, recipe["socket"])
-        target = SocketTarget(f"unix:{socket_path}", recipe["auth"], tenants=recipe.get("tenants", 3))
+        target = SocketTarget(
+            f"unix:{socket_path}",
+            recipe["auth"],
+            tenants=recipe.get("tenants", 3),
+            workload_endpoint=recipe.get("workload_endpoint"),
+        )
     elif recipe.get("software_service"):
         from parsec_tm.conformance.runner import start_software_target
 
