@@ -115,7 +115,7 @@ class Pkcs11Provider(KeyManagement, AsymSign, AsymEncryption, CapabilityDiscover
         key_info_manager: KeyInfoManager | None,
         settings: ProviderSettings,
     ) -> Self:
-        """Load the library, choose the token, log in once, then drop mappings whose key is gone."""
+        """Load the library, choose the token, log in once (the service runs the start-up sweep)."""
         if key_info_manager is None:
             raise ConfigError(_option_key(name, "key_info_manager"), "the PKCS#11 provider needs a key info manager")
         library_path = options.get("library_path")
@@ -157,10 +157,5 @@ class Pkcs11Provider(KeyManagement, AsymSign, AsymEncryption, CapabilityDiscover
             software_public_operations=software_public_operations,
             allow_export=allow_export,
         )
-        try:
-            provider.sweep()
-        except BaseException:
-            provider.close()
-            raise
         log.info("%s: PKCS#11 token %r (serial %s) ready", name, token.label, _serial_of(token))
         return provider

@@ -114,10 +114,5 @@ class TpmProvider(KeyManagement, AsymSign, AsymEncryption, CapabilityDiscovery, 
         except TSS2_Exception as error:
             raise ConfigError(_option_key(name, "tcti"), f"the TPM failed during start-up: {error}") from None
         provider = cls(name, key_info_manager, context, settings)
-        try:
-            provider.sweep()
-        except BaseException:
-            provider.close()
-            raise
         log.info("%s: TPM at %r ready", name, tcti)
         return provider
