@@ -157,7 +157,9 @@ def _empty(message_class: type[Message]) -> Callable[[Any], Message]:
 
 
 def _key_name_only(message_class: type[Message]) -> Callable[[Any], Message]:
-    return lambda native: message_class(key_name=native.key_name)
+    # The generated class takes its fields as keywords; `Message`'s own stub declares none.
+    build: Callable[..., Message] = message_class
+    return lambda native: build(key_name=native.key_name)
 
 
 # ------------------------------------------------------------------------------------------ core operations
