@@ -39,9 +39,6 @@ from dataclasses import dataclass
 from typing import Self
 from urllib.parse import urlparse
 
-from spiffe import JwtBundleSet, JwtSvid, WorkloadApiClient
-from spiffe.errors import PySpiffeError
-
 from refimpl.authenticators.base import Authenticator, register_authenticator
 from refimpl.config import AuthenticatorConfig
 from refimpl.errors import ConfigError, ParsecError
@@ -49,6 +46,7 @@ from refimpl.front.listener import PeerCredentials
 from refimpl.identity import ApplicationIdentity
 from refimpl.ids import AuthType, Status
 from refimpl.logs import quoted
+from refimpl.spiffe_api import JwtBundleSet, JwtSvid, PySpiffeError, WorkloadApiClient
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,9 @@ from __future__ import annotations
 import threading
 import time
 
-from spiffe import JwtSvid, SpiffeId, WorkloadApiClient
-from spiffe.errors import PySpiffeError
-
 from refimpl.client.auth import JWT_SVID_AUDIENCE
 from refimpl.ids import AuthType
+from refimpl.spiffe_api import JwtSvid, PySpiffeError, SpiffeId, WorkloadApiClient
 
 
 class WorkloadApiUnavailable(Exception):

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
-from spiffe import SpiffeId
+
+from refimpl.spiffe_api import SpiffeId
 
 ALGORITHM = "ES256"
 """The JWS algorithm of every token this provider issues (ECDSA P-256 with SHA-256, SPIRE's default)."""

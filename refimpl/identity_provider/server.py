@@ -31,14 +31,12 @@ from typing import Any
 import grpc
 import jwt
 from google.protobuf import struct_pb2
-from spiffe import JwtBundle, JwtSvid
-from spiffe._proto import workload_pb2, workload_pb2_grpc
-from spiffe.errors import PySpiffeError
 
 from refimpl.front.listener import PeerCredentials
 from refimpl.identity_provider.keys import Clock, KeyRing
 from refimpl.identity_provider.relay import PeerCredentialRelay
 from refimpl.identity_provider.workloads import Registry
+from refimpl.spiffe_api import JwtBundle, JwtSvid, PySpiffeError, workload_pb2, workload_pb2_grpc
 
 _log = logging.getLogger(__name__)
 
@@ -111,9 +109,7 @@ class WorkloadApiServicer(workload_pb2_grpc.SpiffeWorkloadAPIServicer):
             _log.info("issued a JWT-SVID for %s (audience %s) to uid %d pid %d", identity, audience, peer.uid, peer.pid)
         return workload_pb2.JWTSVIDResponse(svids=svids)
 
-    def FetchJWTBundles(
-        self, request: workload_pb2.JWTBundlesRequest, context: grpc.ServicerContext
-    ) -> Iterator[Any]:
+    def FetchJWTBundles(self, request: workload_pb2.JWTBundlesRequest, context: grpc.ServicerContext) -> Iterator[Any]:
         self._require_identity(self._caller(context), context)
         sent = 0
         while context.is_active() and not self._stopping.is_set():
@@ -123,9 +119,7 @@ class WorkloadApiServicer(workload_pb2_grpc.SpiffeWorkloadAPIServicer):
                 sent = sequence
             self._keys.wait_for_change(sent, _STREAM_POLL_SECONDS)
 
-    def ValidateJWTSVID(
-        self, request: workload_pb2.ValidateJWTSVIDRequest, context: grpc.ServicerContext
-    ) -> Any:
+    def ValidateJWTSVID(self, request: workload_pb2.ValidateJWTSVIDRequest, context: grpc.ServicerContext) -> Any:
         peer = self._caller(context)
         if not request.audience:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "audience must be specified")

@@ -17,10 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from spiffe import SpiffeId, TrustDomain
-from spiffe.errors import PySpiffeError
-
 from refimpl.front.listener import PeerCredentials
+from refimpl.spiffe_api import PySpiffeError, SpiffeId, TrustDomain
 
 SelectorKind = Literal["uid", "gid"]
 
@@ -57,7 +55,9 @@ def parse_workload(text: str) -> Workload:
     except PySpiffeError as error:
         raise ValueError(f"workload {text!r}: {error}") from error
     if not parsed_id.path:
-        raise ValueError(f"workload {text!r}: a workload's SPIFFE ID needs a path (spiffe://{parsed_id.trust_domain}/…)")
+        raise ValueError(
+            f"workload {text!r}: a workload's SPIFFE ID needs a path (spiffe://{parsed_id.trust_domain}/…)"
+        )
     return Workload(kind="uid" if kind == "uid" else "gid", value=int(number), spiffe_id=parsed_id)
 
 
