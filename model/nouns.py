@@ -101,22 +101,46 @@ ASYMMETRIC_KINDS: frozenset[KeyKind] = frozenset(set(KeyKind) - {KeyKind.AES})
 
 
 class Usage(StrEnum):
-    """The PSA usage flags the modelled operations check (`psa_key_attributes.proto` UsageFlags)."""
+    """The PSA usage flags the model keeps (`psa_key_attributes.proto` UsageFlags; values are the proto field names).
+
+    SIGN_MESSAGE and VERIFY_MESSAGE are never checked by a modelled operation; they are kept because Parsec reports
+    them (see `normalise_usage`).
+    """
 
     EXPORT = "export"
     SIGN_HASH = "sign_hash"
     VERIFY_HASH = "verify_hash"
+    SIGN_MESSAGE = "sign_message"
+    VERIFY_MESSAGE = "verify_message"
     ENCRYPT = "encrypt"
     DECRYPT = "decrypt"
     DERIVE = "derive"
 
 
+IMPLIED_USAGE: dict[Usage, Usage] = {Usage.SIGN_HASH: Usage.SIGN_MESSAGE, Usage.VERIFY_HASH: Usage.VERIFY_MESSAGE}
+"""Flags a key gets whenever it has another: parsec-interface's converter builds PSA usage flags through
+psa-crypto's `UsageFlags::set_sign_hash` / `set_verify_hash`, which also set `sign_message` / `verify_message`, so a
+key created with sign_hash reports sign_message in ListKeys and key attributes."""
+
+
+def normalise_usage(usage: frozenset[Usage]) -> frozenset[Usage]:
+    """`usage` with the flags Parsec's converter implies (`IMPLIED_USAGE`) added."""
+    return usage | frozenset(IMPLIED_USAGE[flag] for flag in usage if flag in IMPLIED_USAGE)
+
+
 @dataclass(frozen=True)
 class KeyAttributes:
-    """A key's policy: its kind and usage flags. `exportable` is the PSA export flag."""
+    """A key's policy: its kind and usage flags. `exportable` is the PSA export flag.
+
+    The usage is normalised as Parsec normalises it (`normalise_usage`): whatever flags a client asks for, the key
+    holds, and reports, those flags and the ones they imply.
+    """
 
     kind: KeyKind
     usage: frozenset[Usage]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "usage", normalise_usage(frozenset(self.usage)))
 
     @property
     def exportable(self) -> bool:

@@ -27,6 +27,7 @@ from model.nouns import (
     AUTHENTICATORS,
     CRYPTO_PROVIDERS,
     HARDWARE_PROVIDERS,
+    IMPLIED_USAGE,
     PRIVATE_KINDS,
     PUBLIC_KINDS,
     VARIANT_AUTHENTICATOR,
@@ -132,6 +133,17 @@ class _Enums:
     def may(self, attributes: Expr, usage: Usage) -> Expr:
         """The usage flag `usage` of a KeyAttributes value."""
         return getattr(self.Attrs, f"may_{usage.value}")(attributes)
+
+    def normalised(self, attributes: Expr) -> Expr:
+        """`attributes` with the usage flags Parsec implies added (`model.nouns.normalise_usage`)."""
+        implied_by = {then: flag for flag, then in IMPLIED_USAGE.items()}
+        flags = [
+            z3.Or(self.may(attributes, u), self.may(attributes, implied_by[u]))
+            if u in implied_by
+            else self.may(attributes, u)
+            for u in Usage
+        ]
+        return self.Attrs.constructor(0)(self.Attrs.kind(attributes), *flags)
 
     def kind_in(self, kind: Expr, kinds: Iterable[KeyKind]) -> Expr:
         return z3.Or([kind == self.kind[k] for k in kinds])
@@ -630,7 +642,7 @@ def _create(u: Universe, s: SymState, request: Params, route: Route) -> SymStep:
         s,
         stored=s.stored.store(fresh, z3.BoolVal(True)),
         allocated=s.allocated.store(u.local_of(fresh), z3.BoolVal(True)),
-        attrs=s.attrs.store(fresh, attributes),
+        attrs=s.attrs.store(fresh, E.normalised(attributes)),
         owner=s.owner.store(fresh, tenant),
         origin=s.origin.store(fresh, name),
         mapped=s.mapped.store((tenant, name), z3.BoolVal(True)),
