@@ -31,8 +31,13 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv with $($PYTHON --version)"
   "$PYTHON" -m venv .venv
-  .venv/bin/pip install -q --upgrade pip
 fi
-echo "setup: installing parsec-tm and its dependencies into .venv"
-.venv/bin/pip install -q -e '.[dev]'
+# Exact versions with their hashes from requirements.lock (refresh it with scripts/lock.sh), nothing unlocked
+# (--no-deps), then the project itself, built offline by the locked setuptools.
+echo "setup: installing the locked dependencies (requirements.lock) into .venv"
+.venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+echo "setup: installing parsec-tm into .venv"
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+.venv/bin/python -m pip check --disable-pip-version-check >/dev/null \
+  || { .venv/bin/python -m pip check; echo "setup: requirements.lock does not satisfy pyproject.toml: run bash scripts/lock.sh" >&2; exit 1; }
 echo "setup: done. The command line is .venv/bin/parsec-tm"
