@@ -7,6 +7,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.fixtures.other_users import for_other_users
+
 RAW_CLIENT = Path(__file__).with_name("parsec_raw_client.py")
 SYSTEM_PYTHON = "/usr/bin/python3"
 """Debian's interpreter: other uids cannot run the venv's, which lives under /root (providers-on-debian.md §7)."""
@@ -32,7 +34,7 @@ def raw_client_command(user: UnixUser, socket_path: Path, *, init_groups: bool =
     """
     groups = "--init-groups" if init_groups else "--clear-groups"
     return ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", groups,
-            SYSTEM_PYTHON, str(RAW_CLIENT), str(socket_path)]
+            SYSTEM_PYTHON, str(for_other_users(RAW_CLIENT)), str(socket_path)]
 
 
 def raw_client_as(

@@ -30,6 +30,7 @@ from refimpl.identity_provider.keys import Clock
 from refimpl.identity_provider.server import ServerSettings, WorkloadApiServer
 from refimpl.identity_provider.workloads import Registry, Workload, parse_workload
 from refimpl.ids import AuthType
+from tests.fixtures.other_users import for_other_users, reachable_by_everyone
 
 TRUST_DOMAIN = "example.org"
 SERVICE_ID = f"spiffe://{TRUST_DOMAIN}/parsec"
@@ -92,16 +93,11 @@ def fetch_token(endpoint: str, spiffe_id: str) -> str:
         authentication.close()
 
 
-def _reachable_by_everyone(path: Path) -> bool:
-    """Whether a user with no special rights can reach `path`: every directory above it is world-searchable."""
-    return all(parent.stat().st_mode & 0o001 for parent in path.resolve().parents)
-
-
 def interpreter_for_other_users() -> str:
     """A Python of this version that another Unix user may run: this one, or the system's of the same version
     when this one lives in a private directory (a pyenv under /root); the packages come from PYTHONPATH."""
     for candidate in (Path(sys.executable), Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")):
-        if candidate.exists() and _reachable_by_everyone(candidate):
+        if candidate.exists() and reachable_by_everyone(candidate):
             return str(candidate)
     raise RuntimeError(
         f"no Python {sys.version_info.major}.{sys.version_info.minor} that another Unix user can run: {sys.executable} "
@@ -111,10 +107,11 @@ def interpreter_for_other_users() -> str:
 
 def run_as(uid: int, code: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run Python `code` as another Unix user (uid = gid, no supplementary groups): a real, different peer."""
-    search_path = [str(Path(__file__).resolve().parents[2]), *site.getsitepackages()]
-    unreachable = [entry for entry in search_path if not _reachable_by_everyone(Path(entry) / "x")]
-    if unreachable:
-        raise RuntimeError(f"another Unix user cannot read {unreachable}: make these directories world-searchable")
+    repository = Path(__file__).resolve().parents[2]
+    search_path = [
+        str(for_other_users(repository / "refimpl").parent),
+        *(str(for_other_users(Path(entry))) for entry in site.getsitepackages()),
+    ]
     return subprocess.run(
         [interpreter_for_other_users(), "-S", "-c", code, *args],  # -S: no system site-packages
         user=uid,
