@@ -3,6 +3,11 @@
 The command line is thin: it parses arguments and calls the packages. Each `register` adds its subparsers and sets
 `handler=` (a function `(argparse.Namespace) -> int`) as a default. Exit codes: 0 success, 1 a check, proof or
 conformance failure, 2 usage or connection errors.
+
+Building the parser imports every command module and calls its `register`, for every command (`--version` and
+`--help` included), so a command module imports only the standard library at its top and in `register`; what its
+handlers need (the dataflow graph, Z3, Hypothesis, the reference service, py-spiffe) is imported inside them.
+`tests/cli/test_startup.py` holds each module to that; `bench/bench_startup.py` times the commands.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections.abc import Sequence
 
 from parsec_tm import __version__
 
-COMMAND_MODULES = ("check", "threat_model", "prove", "serve", "client", "fuzz", "idp")
+COMMAND_MODULES = ("check", "threat_model", "prove", "serve", "client", "fuzz", "idp", "evidence", "export")
 """Modules of this package that add subcommands, in the order `parsec-tm --help` lists them."""
 
 

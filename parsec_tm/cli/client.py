@@ -16,18 +16,16 @@ import binascii
 import sys
 from collections.abc import Callable
 from enum import Enum
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from refimpl.client import tool
-from refimpl.client.auth import Authentication, Direct, NoAuth, UnixPeerCredentials
-from refimpl.client.basic_client import BasicClient, ClientError, NoUsableAuthenticator, ServiceUnreachable
-from refimpl.client.endpoint import EndpointError
-from refimpl.ids import ProviderId
+if TYPE_CHECKING:
+    from refimpl.client.auth import Authentication
+    from refimpl.client.basic_client import BasicClient
 
 DEFAULT_APP_NAME = "parsec-tool"
 AUTH_CHOICES = ("auto", "direct", "peer", "none")
 
-Verb = Callable[[BasicClient, argparse.Namespace, TextIO], int]
+Verb = Callable[["BasicClient", argparse.Namespace, TextIO], int]
 
 
 def parsec_name(member: Enum) -> str:
@@ -124,12 +122,16 @@ def delete_client(client: BasicClient, args: argparse.Namespace, out: TextIO) ->
 
 
 def create_ecc_key(client: BasicClient, args: argparse.Namespace, out: TextIO) -> int:
+    from refimpl.client import tool
+
     client.psa_generate_key(args.key_name, tool.ecc_key_attributes())
     _success(out, f'Key "{args.key_name}" created.')
     return 0
 
 
 def create_rsa_key(client: BasicClient, args: argparse.Namespace, out: TextIO) -> int:
+    from refimpl.client import tool
+
     attributes = tool.rsa_key_attributes(for_signing=args.for_signing, bits=args.bits, oaep=args.oaep)
     client.psa_generate_key(args.key_name, attributes)
     _success(out, f'Key "{args.key_name}" created.')
@@ -137,28 +139,38 @@ def create_rsa_key(client: BasicClient, args: argparse.Namespace, out: TextIO) -
 
 
 def sign(client: BasicClient, args: argparse.Namespace, out: TextIO) -> int:
+    from refimpl.client import tool
+
     print(base64.b64encode(tool.sign(client, args.key_name, args.input_data.encode())).decode(), file=out)
     return 0
 
 
 def verify(client: BasicClient, args: argparse.Namespace, out: TextIO) -> int:
+    from refimpl.client import tool
+
     tool.verify(client, args.key_name, args.input_data.encode(), _base64(args.signature, "--signature"))
     _success(out, "The signature is valid.")
     return 0
 
 
 def encrypt(client: BasicClient, args: argparse.Namespace, out: TextIO) -> int:
+    from refimpl.client import tool
+
     print(base64.b64encode(tool.encrypt(client, args.key_name, args.input_data.encode())).decode(), file=out)
     return 0
 
 
 def decrypt(client: BasicClient, args: argparse.Namespace, out: TextIO) -> int:
+    from refimpl.client import tool
+
     plaintext = tool.decrypt(client, args.key_name, _base64(args.input_data, "the ciphertext"))
     print(plaintext.decode(errors="replace"), file=out)
     return 0
 
 
 def export_public_key(client: BasicClient, args: argparse.Namespace, out: TextIO) -> int:
+    from refimpl.client import tool
+
     out.write(tool.public_key_pem(client, args.key_name, pkcs1=args.pkcs1))
     return 0
 
@@ -175,10 +187,12 @@ def generate_random(client: BasicClient, args: argparse.Namespace, out: TextIO) 
 
 
 def _base64(text: str, what: str) -> bytes:
+    from refimpl.client.tool import ToolError
+
     try:
         return base64.b64decode(text, validate=True)
     except binascii.Error as error:
-        raise tool.ToolError(f"{what} is not valid base64: {error}") from None
+        raise ToolError(f"{what} is not valid base64: {error}") from None
 
 
 # ------------------------------------------------------------------------------------------ plumbing
@@ -186,6 +200,8 @@ def _base64(text: str, what: str) -> bytes:
 
 def _authentication(args: argparse.Namespace) -> Authentication | None:
     """None lets the client pick the service's authenticator (Direct with --app-name, or peer credentials)."""
+    from refimpl.client.auth import Direct, NoAuth, UnixPeerCredentials
+
     choices: dict[str, Authentication | None] = {
         "auto": None,
         "direct": Direct(args.app_name),
@@ -197,6 +213,11 @@ def _authentication(args: argparse.Namespace) -> Authentication | None:
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Build the client from the options, run the verb, and map failures to exit codes."""
+    from refimpl.client.basic_client import BasicClient, ClientError, NoUsableAuthenticator, ServiceUnreachable
+    from refimpl.client.endpoint import EndpointError
+    from refimpl.client.tool import ToolError
+    from refimpl.ids import ProviderId
+
     out = sys.stdout if out is None else out
     try:
         provider = ProviderId(args.provider) if args.provider is not None else None
@@ -207,7 +228,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except ClientError as error:
         print(f"[ERROR] {error.status.parsec_name} (status {int(error.status)})", file=sys.stderr)
         return 1
-    except tool.ToolError as error:
+    except ToolError as error:
         print(f"[ERROR] {error}", file=sys.stderr)
         return 1
     except (ServiceUnreachable, EndpointError, NoUsableAuthenticator) as error:
@@ -216,6 +237,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 def _provider_id(text: str) -> int:
+    from refimpl.ids import ProviderId
+
     value = int(text, 0)
     if value not in ProviderId.__members__.values():
         known = ", ".join(f"{provider.value} ({provider.name})" for provider in ProviderId)

@@ -15,12 +15,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from spiffe.errors import PySpiffeError
 
-from refimpl import logs
-from refimpl.client.jwt_svid import JwtSvidAuthentication, WorkloadApiUnavailable
-from refimpl.identity_provider.server import ServerSettings, WorkloadApiServer
-from refimpl.identity_provider.workloads import Registry, parse_workload
+def _log_level(text: str) -> str:
+    """One of Parsec's log levels (`refimpl.logs.LOG_LEVELS`), checked when the command is parsed."""
+    from refimpl.logs import LOG_LEVELS
+
+    if text not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(sorted(LOG_LEVELS))}")
+    return text
 
 
 def register(subparsers: Any) -> None:
@@ -47,7 +49,9 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="send bundles to callers with no registration (SPIRE's allow_unauthenticated_verifiers)",
     )
-    serve.add_argument("--log-level", choices=sorted(logs.LOG_LEVELS), default="info")
+    serve.add_argument(
+        "--log-level", type=_log_level, default="info", metavar="LEVEL", help="Parsec's log level (default info)"
+    )
     serve.set_defaults(handler=run_serve)
 
     token = commands.add_parser("token", help='print a JWT-SVID for audience "parsec" from a Workload API')
@@ -57,6 +61,10 @@ def register(subparsers: Any) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from refimpl import logs
+    from refimpl.identity_provider.server import ServerSettings, WorkloadApiServer
+    from refimpl.identity_provider.workloads import Registry, parse_workload
+
     try:
         registry = Registry.of(args.trust_domain, [parse_workload(text) for text in args.workload])
         settings = ServerSettings(
@@ -92,6 +100,9 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_token(args: argparse.Namespace) -> int:
+    from refimpl.client.jwt_svid import JwtSvidAuthentication, WorkloadApiUnavailable
+    from refimpl.spiffe_api import PySpiffeError
+
     try:
         authentication = JwtSvidAuthentication(args.endpoint, args.spiffe_id)
     except PySpiffeError as error:

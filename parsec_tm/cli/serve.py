@@ -14,11 +14,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from refimpl.errors import ConfigError
-from refimpl.service import Service
-
 
 def run(args: argparse.Namespace) -> int:
+    from refimpl.errors import ConfigError
+    from refimpl.service import Service
+
     try:
         return Service(args.config, processes=args.processes).run()
     except ConfigError as error:
@@ -53,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["serve", *(sys.argv[1:] if argv is None else argv)])
     return int(args.handler(args))
+
 
 if __name__ == "__main__":
     raise SystemExit(main())
