@@ -69,15 +69,6 @@ PAIR_OF_PUBLIC: dict[KeyKind, KeyKind] = {
     KeyKind.RSA_PUBLIC: KeyKind.RSA_ENCRYPT_PAIR,
 }
 
-_FLAG_OF_USAGE: dict[Usage, str] = {
-    Usage.EXPORT: "export",
-    Usage.SIGN_HASH: "sign_hash",
-    Usage.VERIFY_HASH: "verify_hash",
-    Usage.ENCRYPT: "encrypt",
-    Usage.DECRYPT: "decrypt",
-    Usage.DERIVE: "derive",
-}
-
 
 def wire_provider(provider: ModelProviderId) -> ProviderId:
     """The wire provider ID of a model provider (the model uses Parsec's numbers)."""
@@ -86,7 +77,7 @@ def wire_provider(provider: ModelProviderId) -> ProviderId:
 
 def wire_attributes(attributes: ModelAttributes, provider: ModelProviderId) -> t.KeyAttributes:
     """The PSA template a service receives for a model key of this kind and usage, on this provider."""
-    flags = t.UsageFlags(**{_FLAG_OF_USAGE[usage]: True for usage in attributes.usage})
+    flags = t.UsageFlags(**{usage.value: True for usage in attributes.usage})
     key_type, bits, algorithm = _template(attributes.kind, provider)
     return t.KeyAttributes(key_type=key_type, bits=bits, policy=t.KeyPolicy(flags, algorithm))
 

@@ -5,12 +5,18 @@ parsec-facts §3.5–3.6. Decoding enforces what protobuf itself cannot, and ans
 a mandatory sub-message left unset (key type, policy, usage flags, algorithm, a truncated MAC's inner MAC), a
 `oneof` with no member set, an enum at its `*_NONE` value or outside the declared range. The native enums carry
 the proto numbers, so the enum conversions are plain lookups. Encoding omits default values, as prost does.
+
+Decoding also normalises the usage flags as Parsec does: parsec-interface 0.27 builds the native flags with
+psa-crypto's setters (`UsageFlags::set_sign_hash` / `set_verify_hash`, psa:psa-crypto/src/types/key.rs), and those
+also set `sign_message` / `verify_message` (`IMPLIED_USAGE`). A key created with sign_hash therefore holds, and
+ListKeys reports, sign_message as well, whichever provider holds it: the rule lives here, in the protocol converter,
+as it lives in Parsec's, not in a provider. Encoding writes the flags as they are (Parsec's getters).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import fields, replace
 from enum import Enum
 from typing import Any, TypeVar, cast
 
@@ -304,12 +310,26 @@ def key_type_from_proto(message: KeyTypePb) -> t.KeyType:
     return t.DhPublicKey(enum_value(t.DhFamily, message.dh_public_key.group_family, "DhPublicKey.group_family"))
 
 
+IMPLIED_USAGE: dict[str, str] = {"sign_hash": "sign_message", "verify_hash": "verify_message"}
+"""A usage flag → the flag psa-crypto's setter for it sets as well."""
+
+
+def normalised_usage(flags: t.UsageFlags) -> t.UsageFlags:
+    """`flags` with the flags psa-crypto's setters imply (`IMPLIED_USAGE`) set as well."""
+    implied = {name: True for flag, name in IMPLIED_USAGE.items() if getattr(flags, flag)}
+    return replace(flags, **implied) if implied else flags
+
+
+def usage_flags_from_proto(flags: attr_pb.UsageFlags) -> t.UsageFlags:
+    """The native flags, as parsec-interface's converter builds them: one setter per flag set, with its implications."""
+    return normalised_usage(t.UsageFlags(**{name: bool(getattr(flags, name)) for name in _USAGE_FLAGS}))
+
+
 def key_attributes_from_proto(message: attr_pb.KeyAttributes) -> t.KeyAttributes:
     """Key type, policy, usage flags and algorithm are all mandatory; the lifetime is always persistent."""
     key_type = key_type_from_proto(_required(message, "key_type", "KeyAttributes"))
     policy = _required(message, "key_policy", "KeyAttributes")
-    flags = _required(policy, "key_usage_flags", "KeyPolicy")
-    usage = t.UsageFlags(**{name: getattr(flags, name) for name in _USAGE_FLAGS})
+    usage = usage_flags_from_proto(_required(policy, "key_usage_flags", "KeyPolicy"))
     algorithm = algorithm_from_proto(_required(policy, "key_algorithm", "KeyPolicy"))
     return t.KeyAttributes(key_type=key_type, bits=message.key_bits, policy=t.KeyPolicy(usage, algorithm))
 

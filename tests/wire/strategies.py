@@ -9,6 +9,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from refimpl.psa import types as t
+from refimpl.wire import convert_psa
 
 U32_MAX = 2**32 - 1
 U64_MAX = 2**64 - 1
@@ -72,7 +73,7 @@ def algorithms(max_int: int = U32_MAX) -> st.SearchStrategy[t.Algorithm]:
 
 
 def key_attributes(max_int: int = U32_MAX) -> st.SearchStrategy[t.KeyAttributes]:
-    usage = st.builds(t.UsageFlags, *[st.booleans()] * 10)
+    usage = st.builds(t.UsageFlags, *[st.booleans()] * 10).map(convert_psa.normalised_usage)  # as Parsec holds them
     return st.builds(
         t.KeyAttributes, key_types, st.integers(0, max_int), st.builds(t.KeyPolicy, usage, algorithms(max_int))
     )

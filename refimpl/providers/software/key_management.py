@@ -2,7 +2,8 @@
 
 Mirrors svc:src/providers/mbed_crypto/key_management.rs, in its order of checks: a deprecated template is refused
 on generate (`DeprecatedPrimitive` unless `allow_deprecated`) and only logged on import (parsec-facts §3.7); RSA
-sizes are 1024/2048/4096 (import may leave `key_bits` at 0); the name must be free; then the key is made and
+sizes are 1024/2048/4096 (import may leave `key_bits` at 0); the name must be free; psa-crypto's conversion of the
+attributes refuses ECC sizes its table lacks (`check_psa_crypto_attributes`: InvalidArgument); then the key is made and
 stored through `KeyStoreProvider.create_key`, the life cycle shared with the other providers. ExportKey needs the
 `export` usage flag (public keys excepted); ExportPublicKey is always permitted (parsec-facts §3.8).
 """
@@ -42,7 +43,7 @@ from refimpl.psa.formats import (
     supports_ecc,
     symmetric_key_bits,
 )
-from refimpl.psa.policy import check_key_size, check_usage, is_deprecated
+from refimpl.psa.policy import check_key_size, check_psa_crypto_attributes, check_usage, is_deprecated
 from refimpl.psa.types import (
     ASYMMETRIC_KEY_PAIRS,
     PUBLIC_KEYS,
@@ -113,6 +114,7 @@ class KeyManagementOps(SoftwareKeys):
             raise ParsecError(Status.DEPRECATED_PRIMITIVE, "the key template uses a deprecated primitive")
         check_key_size(attributes, importing=False)
         self.check_name_free(application, operation.key_name)
+        check_psa_crypto_attributes(attributes)
         self.store_new_key(application, operation.key_name, attributes, new_key(attributes))
         return GenerateKeyResult()
 
@@ -123,6 +125,7 @@ class KeyManagementOps(SoftwareKeys):
             self.log.warning("importing a key whose template uses a deprecated primitive")
         check_key_size(attributes, importing=True)
         self.check_name_free(application, operation.key_name)
+        check_psa_crypto_attributes(attributes)
         self.store_new_key(application, operation.key_name, attributes, imported_key(attributes, operation.data))
         return ImportKeyResult()
 
