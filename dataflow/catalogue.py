@@ -46,7 +46,13 @@ MITIGATION_KIND_NAMES: Mapping[str, str] = {
 }
 BASE_VARIANT = "with-idp"
 NO_IDP_VARIANT = "no-idp"
+ALL_CONFIGURATIONS = "all"
+"""The base variant of a document with configuration markers: every row of every configuration, as written."""
 DATA_FILE = "catalogue.json"
+SEED_MODEL = "seed"
+CURRENT_MODEL = "current"
+BUILTIN_MODELS: Mapping[str, str] = {SEED_MODEL: DATA_FILE, CURRENT_MODEL: "catalogue-2024-03-25.json"}
+"""The built-in models by name: the seed (2020-09-21, the default) and the current revision (2024-03-25)."""
 REFERENCE_PATTERN = re.compile(r"\b(?:ASUM|[UMO])-\d+\b")
 
 DIFFERENCES: tuple[str, ...] = (
@@ -174,7 +180,11 @@ class Mitigation:
 
 @dataclass(frozen=True)
 class Exclusion:
-    """A catalogue entry (attacker, asset or assumption ID) a variant takes out of scope, with the seed's words."""
+    """A catalogue entry (attacker, asset, assumption, threat or mitigation ID) a variant takes out of scope.
+
+    `reason` holds the document's words: the seed's italic text, or a configuration marker such as
+    ``(GNRC, JWTS)`` or ``Not applicable for deployment (DSPC). The OS is trusted…``.
+    """
 
     subject: str
     reason: str
@@ -182,9 +192,12 @@ class Exclusion:
 
 @dataclass(frozen=True)
 class Variant:
-    """A deployment the seed describes: the generic one, or the one without an Identity Provider (italic text).
+    """A deployment the document describes: the seed's generic one or the one without an Identity Provider (italic
+    text), or a configuration of a revision with configuration markers (GNRC, DSPC, DRCT, JWTS).
 
-    `exclusions` lists what does not apply; `contingent_on` the mitigation IDs the exclusions depend on.
+    `exclusions` lists what does not apply; `contingent_on` the mitigation IDs the exclusions depend on. The first
+    variant of a catalogue is its base: the document as written (``with-idp`` for the seed, ``all`` for a revision
+    with configurations).
     """
 
     id: str
@@ -199,12 +212,17 @@ class Variant:
         return any(e.subject == subject for e in self.exclusions)
 
     def excluded_ids(self, prefix: str) -> tuple[str, ...]:
-        """The excluded IDs of one family, e.g. ``excluded_ids("AS")`` → ``("AS1", "AS2")``."""
+        """The excluded IDs of one family, e.g. ``excluded_ids("AS")`` → ``("AS1", "AS2")``.
+
+        Families: "ASUM", "AS", "A" (attackers), "T" (threats such as ``A1-S-3``), "U", "M", "O".
+        """
         return tuple(e.subject for e in self.exclusions if _id_family(e.subject) == prefix)
 
 
 def _id_family(identifier: str) -> str:
-    """The family of an ID: "ASUM", "AS", "A", "U", "M" or "O"."""
+    """The family of an ID: "ASUM", "AS", "A", "T" (a threat), "U", "M" or "O"."""
+    if re.fullmatch(r"A\d+-[STRIDE]-\d+", identifier):
+        return "T"
     match = re.match(r"^(ASUM|AS|A|[UMO])-?\d", identifier)
     return match.group(1) if match else ""
 
@@ -264,18 +282,41 @@ class Catalogue:
         return self._lookup(identifier, Assumption, "assumption")  # type: ignore[no-any-return]
 
     def variant_info(self, identifier: str | None = None) -> Variant:
-        """The `Variant` record for `identifier` (default: this catalogue's own variant)."""
+        """The `Variant` record for `identifier` (default: this catalogue's own variant); case does not matter."""
         wanted = identifier or self.variant_id
         for variant in self.variants:
-            if variant.id == wanted:
+            if variant.id == wanted or variant.id.lower() == wanted.lower():
                 return variant
         known = ", ".join(v.id for v in self.variants)
         raise CatalogueError(f"unknown variant {wanted!r}; defined: {known}")
 
     @property
     def is_base(self) -> bool:
-        """Whether this is the catalogue as the seed writes it (not derived for a variant)."""
-        return self.variant_id == BASE_VARIANT
+        """Whether this is the catalogue as the document writes it (not derived for a variant)."""
+        return self.variant_id == self.variants[0].id
+
+    @property
+    def configurations(self) -> tuple[str, ...]:
+        """The deployments a row can apply to: every variant except the ``all`` pseudo-variant of a revision."""
+        return tuple(v.id for v in self.variants if v.id != ALL_CONFIGURATIONS)
+
+    def configurations_of(self, identifier: str) -> tuple[str, ...]:
+        """The deployments in which an entry applies, e.g. ``("GNRC", "JWTS")`` for ``A1-S-1`` of the revision.
+
+        A threat applies where neither it nor its attacker is excluded; a seed mitigation written in italic (O-10)
+        only in its own variant; any other entry wherever it is not excluded.
+        """
+        subjects = [identifier]
+        entry = self._by_id.get(identifier)
+        if isinstance(entry, Threat):
+            subjects.append(entry.attacker)
+        if isinstance(entry, Mitigation) and entry.variant is not None:
+            return (entry.variant,)
+        return tuple(
+            v.id
+            for v in self.variants
+            if v.id != ALL_CONFIGURATIONS and not any(v.excludes(subject) for subject in subjects)
+        )
 
     def threats_of(self, attacker_id: str) -> tuple[Threat, ...]:
         """The threats of one attacker, in seed order."""
@@ -292,48 +333,65 @@ class Catalogue:
         return tuple(m for m in self.mitigations if m.kind == kind)
 
     def variant(self, identifier: str) -> Catalogue:
-        """The catalogue for deployment `identifier` ("with-idp" or "no-idp").
+        """The catalogue for deployment `identifier` ("with-idp" or "no-idp"; GNRC, DSPC, DRCT or JWTS).
 
-        The no-IdP variant drops the threats of the excluded attackers (A1, A2, A10), the excluded assets (AS1, AS2)
-        from every asset list, and the excluded attackers, assets and assumptions (ASUM-5, ASUM-6) themselves.
+        A variant drops the threats of its excluded attackers (no-idp: A1, A2, A10; DRCT: A1, A2, A10, A12, A13)
+        and its excluded rows, the excluded assets from every asset list (an asset that does not apply in a
+        configuration leaves that configuration's rows), the mitigations that do not apply from the rows that name
+        them (each with a note), and the excluded entries themselves.
         """
+        variant = self.variant_info(identifier)
         if not self.is_base:
-            if identifier == self.variant_id:
+            if variant.id == self.variant_id:
                 return self
             raise CatalogueError(
                 f"catalogue is already the {self.variant_id!r} variant; derive {identifier!r} from the base "
                 f"catalogue: load_catalogue().variant({identifier!r})"
             )
-        variant = self.variant_info(identifier)
-        if variant.id == BASE_VARIANT:
+        if variant.id == self.variants[0].id:
             return self
-        excluded_assets = set(variant.excluded_ids("AS"))
         excluded_attackers = set(variant.excluded_ids("A"))
+        excluded_threats = set(variant.excluded_ids("T"))
+        excluded_mitigations = {e.subject for e in variant.exclusions if _id_family(e.subject) in ("U", "M", "O")}
         threats = tuple(
-            _without_assets(t, excluded_assets, variant.title)
+            _in_variant(t, variant, excluded_mitigations)
             for t in self.threats
-            if t.attacker not in excluded_attackers
+            if t.attacker not in excluded_attackers and t.id not in excluded_threats
         )
         return replace(
             self,
             assumptions=tuple(a for a in self.assumptions if not variant.excludes(a.id)),
-            assets=tuple(a for a in self.assets if a.id not in excluded_assets),
+            assets=tuple(a for a in self.assets if not variant.excludes(a.id)),
             attackers=tuple(a for a in self.attackers if a.id not in excluded_attackers),
             threats=threats,
             not_applicable=tuple(n for n in self.not_applicable if n.attacker not in excluded_attackers),
+            mitigations=tuple(m for m in self.mitigations if m.id not in excluded_mitigations),
             variant_id=variant.id,
         )
 
 
-def _without_assets(threat: Threat, excluded: set[str], variant_title: str) -> Threat:
-    dropped = [a for a in threat.assets if a in excluded]
-    if not dropped:
+def _in_variant(threat: Threat, variant: Variant, excluded_mitigations: set[str]) -> Threat:
+    """The row as it reads in `variant`: inapplicable assets and mitigations dropped, each drop noted."""
+    excluded_assets = set(variant.excluded_ids("AS"))
+    dropped_assets = [a for a in threat.assets if a in excluded_assets]
+    dropped_mitigations = [m for m in threat.mitigations if m in excluded_mitigations]
+    if not dropped_assets and not dropped_mitigations:
         return threat
-    note = f"{', '.join(dropped)} not applicable in the {variant_title}"
+    notes = list(threat.notes)
+    if dropped_assets:
+        notes.append(f"{', '.join(dropped_assets)} not applicable in the {variant.title}")
+    if dropped_mitigations:
+        notes.append(f"{', '.join(dropped_mitigations)} not applicable in the {variant.title}")
+    qualifiers = tuple(
+        replace(q, mitigations=tuple(m for m in q.mitigations if m not in excluded_mitigations))
+        for q in threat.qualifiers
+    )
     return replace(
         threat,
-        assets=tuple(a for a in threat.assets if a not in excluded),
-        notes=(*threat.notes, note),
+        assets=tuple(a for a in threat.assets if a not in excluded_assets),
+        mitigations=tuple(m for m in threat.mitigations if m not in excluded_mitigations),
+        qualifiers=tuple(q for q in qualifiers if q.mitigations),
+        notes=tuple(notes),
     )
 
 
@@ -341,6 +399,7 @@ def catalogue_from_document(document: Mapping[str, Any]) -> Catalogue:
     """Build a `Catalogue` from the parsed JSON document, after validating it against the schema."""
     validate_catalogue_document(document)
     return Catalogue(
+        variant_id=document["variants"][0]["id"] if document["variants"] else BASE_VARIANT,
         assumptions=tuple(Assumption(**a) for a in document["assumptions"]),
         assets=tuple(Asset(**a) for a in document["assets"]),
         attackers=tuple(Attacker(**a) for a in document["attackers"]),
@@ -443,18 +502,24 @@ def catalogue_to_document(catalogue: Catalogue) -> dict[str, Any]:
     }
 
 
-def builtin_data_path() -> Path:
-    """The path of the built-in catalogue data file shipped with the package."""
-    return Path(str(resources.files("dataflow") / "data" / DATA_FILE))
+def builtin_data_path(model: str = SEED_MODEL) -> Path:
+    """The path of a built-in model's catalogue data file shipped with the package ("seed" or "current")."""
+    if model not in BUILTIN_MODELS:
+        raise CatalogueError(f"unknown model {model!r}; built-in models: {', '.join(BUILTIN_MODELS)}")
+    return Path(str(resources.files("dataflow") / "data" / BUILTIN_MODELS[model]))
 
 
-def load_catalogue(path: str | Path | None = None) -> Catalogue:
-    """Load and validate a catalogue JSON file (default: the built-in Parsec catalogue).
+def load_catalogue(path: str | Path | None = None, model: str | None = None) -> Catalogue:
+    """Load and validate a catalogue: a JSON file, a threat-model Markdown file, or a built-in model.
 
-    Raises `CatalogueError` when the file is missing, is not JSON, or breaks the schema; the message names the
-    entry and field. Loaded once per path and cached: catalogues are immutable.
+    `path` may be catalogue JSON or a Markdown revision of Parsec's threat model (read by `dataflow.seed_import`);
+    without it, `model` names a built-in model ("seed", the default, or "current"). Raises `CatalogueError` when the
+    file is missing, unreadable, or breaks the schema or the format; the message names the entry, field or line.
+    Loaded once per file version and cached: catalogues are immutable.
     """
-    resolved = Path(path) if path is not None else builtin_data_path()
+    if path is not None and model is not None:
+        raise CatalogueError("give a catalogue file or a built-in model, not both")
+    resolved = Path(path) if path is not None else builtin_data_path(model or SEED_MODEL)
     return _load_cached(resolved.resolve())
 
 
@@ -464,21 +529,32 @@ _CACHE: dict[Path, tuple[tuple[int, int], Catalogue]] = {}
 def _load_cached(path: Path) -> Catalogue:
     try:
         status = path.stat()
+        version = (status.st_mtime_ns, status.st_size)
+        cached = _CACHE.get(path)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise CatalogueError(f"cannot read catalogue {path}: {error.strerror}") from error
-    version = (status.st_mtime_ns, status.st_size)
-    cached = _CACHE.get(path)
-    if cached is not None and cached[0] == version:
-        return cached[1]
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise CatalogueError(
-            f"{path}: not valid JSON: line {error.lineno} column {error.colno}: {error.msg}"
-        ) from error
-    try:
-        catalogue = catalogue_from_document(document)
-    except CatalogueError as error:
-        raise CatalogueError(f"{path}: {error}") from error
+    catalogue = parse_catalogue_text(text, str(path))
     _CACHE[path] = (version, catalogue)
     return catalogue
+
+
+def parse_catalogue_text(text: str, name: str = "catalogue") -> Catalogue:
+    """A catalogue from the text of a catalogue JSON document or of a threat-model Markdown document."""
+    looks_like_json = name.lower().endswith(".json") or text.lstrip()[:1] in ("{", "[")
+    if not looks_like_json:
+        from dataflow.seed_import import parse_seed  # the importer needs this module: imported on use
+
+        return parse_seed(text, name)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CatalogueError(
+            f"{name}: not valid JSON: line {error.lineno} column {error.colno}: {error.msg}"
+        ) from error
+    try:
+        return catalogue_from_document(document)
+    except CatalogueError as error:
+        raise CatalogueError(f"{name}: {error}") from error

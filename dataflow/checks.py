@@ -5,11 +5,14 @@ Implements the rules the seed relies on but does not enforce:
 - referential integrity: every ID a threat, qualifier, variant, flow or node names is defined (``dangling-reference``);
 - every defined mitigation and asset is used by a threat (or, for O-10, by a variant) (``unused-mitigation``,
   ``unused-asset``; base catalogue only, since a variant drops the rows that used some of them);
-- every threat names at least one U-, M-, O- or ASUM- ID (``no-mitigation``);
-- threat IDs follow ``<attacker>-<letter>-<n>`` with n counting in seed order (``threat-id``), no ID twice
+- every threat names at least one U-, M-, O- or ASUM- ID, or gives its disposition in words (``no-mitigation``;
+  in a configuration, a row whose mitigations all belong to other configurations keeps a note saying so);
+- threat IDs follow ``<attacker>-<letter>-<n>`` with n counting in document order (``threat-id``; checked on the
+  base catalogue, since a configuration keeps the IDs of the rows it keeps), no ID twice
   (``duplicate-id``), no letter both analysed and N/A for one attacker (``not-applicable-conflict``);
-- each variant derives as the seed says: its exclusions exist, it is contingent on defined O- entries, and the
-  derived catalogue keeps no threat of an excluded attacker nor any excluded asset (``variant``);
+- each variant derives as the document says: its exclusions exist, a seed-style scope note is contingent on defined
+  O- entries, and the derived catalogue keeps no excluded row, no threat of an excluded attacker nor any excluded
+  asset (``variant``);
 - the graph: every attacker sits on a flow (``unbound-attacker``), every node is in a defined trust boundary
   (``unknown-boundary``), and every flow that crosses a boundary has each STRIDE letter analysed, N/A, out of scope
   or explained as not analysed (``stride-gap``).
@@ -50,7 +53,7 @@ def run_checks(catalogue: Catalogue, graph: nx.DiGraph | None = None) -> list[Pr
     """
     problems = [
         *_duplicate_ids(catalogue),
-        *_threat_ids(catalogue),
+        *(_threat_ids(catalogue) if catalogue.is_base else []),
         *_threat_references(catalogue),
         *_not_applicable_rows(catalogue),
         *_variants(catalogue),
@@ -126,7 +129,7 @@ def _threat_references(catalogue: Catalogue) -> list[Problem]:
                         "which the threat's mitigations do not list",
                     )
                 )
-        if not threat.mitigations:
+        if not threat.mitigations and catalogue.is_base and not _disposition_in_words(threat):
             problems.append(
                 Problem(
                     "no-mitigation",
@@ -136,6 +139,11 @@ def _threat_references(catalogue: Catalogue) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _disposition_in_words(threat: Threat) -> bool:
+    """Whether the row's Mitigation cell gives its disposition in words, naming no ID (the importer's note)."""
+    return any(note.startswith("Mitigation: ") for note in threat.notes)
 
 
 def _dangling(subject: str, field: str, identifier: str) -> Problem:
@@ -159,6 +167,12 @@ def _not_applicable_rows(catalogue: Catalogue) -> list[Problem]:
 def _unused_entries(catalogue: Catalogue) -> list[Problem]:
     named = {reference for threat in catalogue.threats for reference in threat.mitigations}
     named |= {m for variant in catalogue.variants for m in variant.contingent_on}
+    # A mitigation marked for some configurations is a requirement of those deployments, named by a row or not.
+    named |= {
+        m.id
+        for m in catalogue.mitigations
+        if m.variant is None and catalogue.configurations_of(m.id) != catalogue.configurations
+    }
     impacted = {asset for threat in catalogue.threats for asset in threat.assets}
     problems = [
         Problem("unused-mitigation", m.id, "no threat names it and no variant depends on it; remove it or cite it")
@@ -193,7 +207,7 @@ def _variants(catalogue: Catalogue) -> list[Problem]:
                 problems.append(
                     Problem("variant", subject, f"contingent on {contingency}, which is not an operational mitigation")
                 )
-        if variant.exclusions and not variant.contingent_on:
+        if variant.scope_note and variant.exclusions and not variant.contingent_on:
             problems.append(Problem("variant", subject, "excludes entries but names no mitigation it is contingent on"))
         problems += _variant_derivation(catalogue, variant.id)
     return problems
@@ -219,7 +233,10 @@ def _variant_derivation(catalogue: Catalogue, variant_id: str) -> list[Problem]:
         for t in derived.threats
         if t.attacker in excluded_attackers
     ]
-    expected = len(catalogue.threats) - sum(1 for t in catalogue.threats if t.attacker in excluded_attackers)
+    excluded_threats = set(variant.excluded_ids("T"))
+    expected = sum(
+        1 for t in catalogue.threats if t.attacker not in excluded_attackers and t.id not in excluded_threats
+    )
     if len(derived.threats) != expected:
         problems.append(Problem("variant", subject, f"derives {len(derived.threats)} threats, expected {expected}"))
     return problems

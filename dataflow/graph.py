@@ -108,7 +108,7 @@ PARSEC_NODES: tuple[Node, ...] = (
     Node("client_library", "Client Library (tenants)", "external entity", NON_TRUSTED, "Client Library",
          code="refimpl/client", assets=("AS1", "AS4")),
     Node("identity_provider", "Identity Provider", "external entity", TRUSTED_OUT_OF_SCOPE, "Identity Provider",
-         assets=("AS1", "AS2"), absent_in=("no-idp",)),
+         assets=("AS1", "AS2"), absent_in=("no-idp", "DRCT")),
     Node("os_signals", "OS Signals", "external entity", NON_TRUSTED, "OS Signals"),
     Node("dependencies", "Dependencies", "external entity", NON_TRUSTED, "Dependencies", assets=("AS4", "AS5")),
     Node("configuration_file", "Configuration File", "data store", NON_TRUSTED, "Configuration File",
@@ -217,17 +217,26 @@ PARSEC_FLOWS: tuple[Flow, ...] = (
 )  # fmt: skip
 
 
+def parsec_parts(catalogue: Catalogue) -> tuple[tuple[Node, ...], tuple[Flow, ...]]:
+    """Parsec's components and flows for a catalogue: the SPIFFE implementation joins when it defines A12 or A13."""
+    if any(attacker in catalogue for attacker in SPIFFE_ATTACKERS):
+        return (*PARSEC_NODES, *SPIFFE_NODES), (*PARSEC_FLOWS, *SPIFFE_FLOWS)
+    return PARSEC_NODES, PARSEC_FLOWS
+
+
 def build_graph(
     catalogue: Catalogue,
-    nodes: Iterable[Node] = PARSEC_NODES,
-    flows: Iterable[Flow] = PARSEC_FLOWS,
+    nodes: Iterable[Node] | None = None,
+    flows: Iterable[Flow] | None = None,
     boundaries: Iterable[Boundary] = BOUNDARIES,
 ) -> nx.DiGraph:
-    """The dataflow graph of `catalogue`'s deployment variant (default components: Parsec's).
+    """The dataflow graph of `catalogue`'s deployment variant (default components: Parsec's, `parsec_parts`).
 
     Raises `CatalogueError` when a flow names a node that is not defined or two flows join the same ordered pair.
     """
-    nodes = tuple(nodes)
+    default_nodes, default_flows = parsec_parts(catalogue)
+    nodes = tuple(default_nodes if nodes is None else nodes)
+    flows = default_flows if flows is None else flows
     defined = {node.id for node in nodes}
     graph = nx.DiGraph(variant=catalogue.variants[0].id, boundaries={b.id: b for b in boundaries})
     for node in nodes:
@@ -260,6 +269,29 @@ def build_graph(
             not_analysed_reason=flow.not_analysed_reason,
         )
     return graph_for_variant(graph, catalogue)
+
+
+_SPIFFE_REQUEST_NOT_ANALYSED = (
+    "The current revision's A12 table analyses information disclosure and denial of service only: A12 sits on the "
+    "service's validation requests to the SPIFFE Workload API, whose spoofing and tampering are A13's rows (O-14)."
+)
+_SPIFFE_RESPONSE_NOT_ANALYSED = (
+    "The current revision's A13 table has no repudiation or information-disclosure row: the validation response "
+    "carries the application identity the service asked about, which A12's I row covers on the request side."
+)
+SPIFFE_ATTACKERS = ("A12", "A13")
+SPIFFE_NODES: tuple[Node, ...] = (
+    Node("spiffe_implementation", "SPIFFE implementation (Workload API)", "external entity", NON_TRUSTED,
+         "SPIFFE implementation", code="refimpl/identity_provider", absent_in=("GNRC", "DSPC", "DRCT")),
+)  # fmt: skip
+"""The revision of 2024-03-25 adds the SPIFFE implementation (JWTS): the service validates JWT-SVIDs through it."""
+SPIFFE_FLOWS: tuple[Flow, ...] = (
+    Flow("spiffe_validation_request", "authenticator", "spiffe_implementation", "JWT-SVID validation request",
+         attackers=("A12",), assets=("AS1",), not_analysed="STRE", not_analysed_reason=_SPIFFE_REQUEST_NOT_ANALYSED),
+    Flow("spiffe_validation_response", "spiffe_implementation", "authenticator",
+         "validation response (application identity)", attackers=("A13",), assets=("AS4",),
+         not_analysed="RI", not_analysed_reason=_SPIFFE_RESPONSE_NOT_ANALYSED),
+)  # fmt: skip
 
 
 def graph_for_variant(graph: nx.DiGraph, catalogue: Catalogue) -> nx.DiGraph:

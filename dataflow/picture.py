@@ -33,6 +33,7 @@ Position = tuple[float, float]
 PARSEC_LAYOUT: Mapping[str, Position] = {
     "client_library": (1.7, 10.6),
     "identity_provider": (1.7, 7.6),
+    "spiffe_implementation": (1.7, 6.3),
     "os_signals": (1.7, 5.0),
     "co_scheduled_process": (1.7, 3.6),
     "listener": (5.4, 9.6),

@@ -28,8 +28,8 @@ ATTACKER_ID = r"A\d+"
 THREAT_ID = r"A\d+-[STRIDE]-\d+"
 MITIGATION_ID = r"[UMO]-\d+"
 REFERENCE_ID = r"(?:ASUM|[UMO])-\d+"
-VARIANT_ID = r"[a-z][a-z0-9-]*"
-EXCLUDABLE_ID = rf"(?:{ASSUMPTION_ID}|{ASSET_ID}|{ATTACKER_ID})"
+VARIANT_ID = r"[A-Za-z][A-Za-z0-9-]*"
+EXCLUDABLE_ID = rf"(?:{ASSUMPTION_ID}|{ASSET_ID}|{ATTACKER_ID}|{THREAT_ID}|{MITIGATION_ID})"
 
 
 @dataclass(frozen=True)
@@ -217,8 +217,8 @@ _EXAMPLES = {
     THREAT_ID: "A1-S-1",
     MITIGATION_ID: "U-2, M-3 or O-10",
     REFERENCE_ID: "U-2, M-3, O-10 or ASUM-3",
-    VARIANT_ID: "no-idp",
-    EXCLUDABLE_ID: "A1, AS1 or ASUM-5",
+    VARIANT_ID: "no-idp or GNRC",
+    EXCLUDABLE_ID: "A1, AS1, ASUM-5, A1-S-3 or O-10",
 }
 
 
