@@ -12,6 +12,7 @@ APT_PACKAGES=(
   pkg-config libffi-dev gcc
   python3-venv python3-dev # the venv module and headers for Debian's python3
   passwd util-linux        # useradd/groupadd and setpriv, for the tests that need real Unix users
+  redis-server             # a real Redis for the fuzzer's shared example database (parsec-tm fuzz --database redis://…)
 )
 
 SUDO=""
