@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from dataflow.catalogue import STRIDE, Catalogue, Threat
 from dataflow.errors import CatalogueError
-from dataflow.graph import flow_edge, flows_of_attacker
+
+if TYPE_CHECKING:  # networkx is imported where a graph is used, so that catalogue-only queries start fast
+    import networkx as nx
 
 MITIGATING_KINDS = ("M", "O")
 
@@ -85,6 +86,8 @@ def what_if_removed(catalogue: Catalogue, mitigation_ids: Iterable[str]) -> list
 
 def threats_on_flow(graph: nx.DiGraph, catalogue: Catalogue, flow_id: str) -> list[Threat]:
     """The threats of the attackers sitting on a flow, in seed order."""
+    from dataflow.graph import flow_edge
+
     u, v = flow_edge(graph, flow_id)
     attackers = graph.edges[u, v]["attackers"]
     return [t for t in catalogue.threats if t.attacker in attackers]
@@ -118,6 +121,10 @@ def reachable_assets(graph: nx.DiGraph, catalogue: Catalogue, attacker_id: str) 
     node reachable from v. `crossings` lists the trust boundaries crossed along `path` ("non-trusted → trusted").
     Sorted by asset ID.
     """
+    import networkx as nx
+
+    from dataflow.graph import flows_of_attacker
+
     catalogue.attacker(attacker_id)
     edges = flows_of_attacker(graph, attacker_id)
     if not edges:

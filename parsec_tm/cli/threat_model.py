@@ -1,14 +1,19 @@
-"""`parsec-tm threats | report | what-if | graph`: the seed threat model as data, on the command line.
+"""`parsec-tm threats | report | what-if | graph`: Parsec's threat model as data, on the command line.
 
-- ``threats`` lists the catalogue's threats (the seed's STRIDE rows, N/A rows excluded) as text or JSON, for a
-  deployment variant (``--variant with-idp|no-idp``), filtered by ``--attacker``, ``--asset``, ``--mitigation``;
+Every subcommand reads one model: a built-in one (``--model seed``, the 2020-09-21 revision and the default, or
+``--model current``, the 2024-03-25 revision with its four deployment configurations) or ``--catalogue FILE``
+(catalogue JSON, or any revision of the threat-model Markdown), and one deployment of it, ``--variant``: with-idp
+(default) or no-idp for the seed; all (default: every row as written), GNRC, DSPC, DRCT or JWTS for the current.
+
+- ``threats`` lists the catalogue's threats (the STRIDE rows, N/A rows excluded) as text or JSON, filtered by
+  ``--attacker``, ``--asset``, ``--mitigation``; each JSON record names the configurations the row applies in;
 - ``report --out DIR`` writes the Markdown and HTML report with the dataflow diagram picture;
 - ``what-if M-3 …`` lists the threats that removing those mitigations leaves without any M- or O- mitigation;
 - ``graph`` prints the dataflow graph: trust boundaries, components and flows with their attackers.
 
-``--catalogue FILE`` reads another catalogue file instead of the built-in one. `catalogue_check_lines` is the
-catalogue-and-graph stage of ``parsec-tm check`` as (passed, lines). Exit codes: 0 ok, 1 check failed, 2 usage
-error (unknown ID or variant, unreadable catalogue). All logic lives in `dataflow`; this module only formats.
+`catalogue_check_lines` is the catalogue-and-graph stage of ``parsec-tm check`` as (passed, lines). Exit codes: 0
+ok, 1 check failed, 2 usage error (unknown ID or variant, unreadable catalogue). All logic lives in `dataflow`; this
+module only formats, and imports `dataflow` inside the handlers so that ``parsec-tm --help`` starts fast.
 """
 
 from __future__ import annotations
@@ -18,40 +23,60 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dataflow.catalogue import BASE_VARIANT, NO_IDP_VARIANT, Catalogue, Threat, load_catalogue
-from dataflow.checks import run_checks
-from dataflow.errors import CatalogueError
-from dataflow.graph import boundary_members, build_graph, flow_records, node_records
-from dataflow.queries import filter_threats, unmitigated_threats, what_if_removed
-from dataflow.report import threat_record, write_report
+if TYPE_CHECKING:
+    from dataflow.catalogue import Catalogue, Threat
 
 OK, FAILED, USAGE = 0, 1, 2
+MODELS = ("seed", "current")
+"""The built-in models (`dataflow.catalogue.BUILTIN_MODELS`): the seed (2020-09-21) and the current revision."""
+MODEL_HELP = (
+    "built-in model: seed (the 2020-09-21 revision, default) or current (the 2024-03-25 revision, with the "
+    "deployment configurations GNRC, DSPC, DRCT and JWTS)"
+)
+VARIANT_HELP = (
+    "deployment: with-idp (default) or no-idp for the seed; all (default, every row as written), GNRC, DSPC, DRCT "
+    "or JWTS for the current revision"
+)
+CATALOGUE_HELP = "read this catalogue instead of a built-in model: catalogue JSON or a threat-model Markdown file"
 
 
-def catalogue_check_lines(catalogue_path: Path | None = None) -> tuple[bool, list[str]]:
-    """Check a catalogue (default: the built-in one) and its dataflow graph, every variant included.
+def catalogue_check_lines(catalogue_path: Path | None = None, model: str | None = None) -> tuple[bool, list[str]]:
+    """Check a catalogue (default: the built-in seed) and its dataflow graph, every variant included.
 
     Returns (passed, lines): a summary line, then one line per problem ("code: subject: message"), or the load
     error when the file does not load. This is the catalogue stage of ``parsec-tm check``.
     """
+    from dataflow.catalogue import load_catalogue
+    from dataflow.checks import run_checks
+    from dataflow.errors import CatalogueError
+    from dataflow.graph import build_graph
+
     try:
-        catalogue = load_catalogue(catalogue_path)
+        catalogue = load_catalogue(catalogue_path, model=model)
         problems = run_checks(catalogue, build_graph(catalogue))
     except CatalogueError as error:
         return False, [f"catalogue does not load: {error}"]
     variants = ", ".join(f"{v.id}: {len(catalogue.variant(v.id).threats)} threats" for v in catalogue.variants)
-    summary = f"catalogue {catalogue_path or 'built-in'}: {variants}; {len(problems)} problem(s)"
+    name = catalogue_path or ("built-in" if model in (None, "seed") else f"built-in {model}")
+    summary = f"catalogue {name}: {variants}; {len(problems)} problem(s)"
     return not problems, [summary, *(str(problem) for problem in problems)]
 
 
-def _selected_catalogue(args: argparse.Namespace) -> Catalogue:
-    return load_catalogue(args.catalogue).variant(args.variant)
+def selected_catalogue(args: argparse.Namespace) -> Catalogue:
+    """The catalogue that ``--model``/``--catalogue`` and ``--variant`` select (see `add_model_arguments`)."""
+    from dataflow.catalogue import load_catalogue
+
+    base = load_catalogue(args.catalogue, model=None if args.catalogue else args.model)
+    return base.variant(args.variant or base.variants[0].id)
 
 
 def _threats(args: argparse.Namespace) -> int:
-    catalogue = _selected_catalogue(args)
+    from dataflow.queries import filter_threats
+    from dataflow.records import threat_record
+
+    catalogue = selected_catalogue(args)
     threats = filter_threats(catalogue, attacker=args.attacker, asset=args.asset, mitigation=args.mitigation)
     if args.format == "json":
         _print_json({"threats": [threat_record(catalogue, t) for t in threats]})
@@ -67,7 +92,10 @@ def _print_threat_lines(threats: list[Threat]) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    catalogue = _selected_catalogue(args)
+    from dataflow.graph import build_graph
+    from dataflow.report import write_report
+
+    catalogue = selected_catalogue(args)
     pictures = () if args.picture == "none" else ("svg", "png") if args.picture == "both" else (args.picture,)
     files = write_report(catalogue, build_graph(catalogue), args.out, pictures)
     written = [files.markdown, files.html, *files.pictures]
@@ -80,7 +108,10 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _what_if(args: argparse.Namespace) -> int:
-    catalogue = _selected_catalogue(args)
+    from dataflow.queries import unmitigated_threats, what_if_removed
+    from dataflow.records import threat_record
+
+    catalogue = selected_catalogue(args)
     left = what_if_removed(catalogue, args.mitigations)
     already = unmitigated_threats(catalogue)
     if args.format == "json":
@@ -101,7 +132,9 @@ def _what_if(args: argparse.Namespace) -> int:
 
 
 def _graph(args: argparse.Namespace) -> int:
-    catalogue = _selected_catalogue(args)
+    from dataflow.graph import boundary_members, build_graph, flow_records, node_records
+
+    catalogue = selected_catalogue(args)
     graph = build_graph(catalogue)
     members = boundary_members(graph)
     boundaries = [
@@ -136,10 +169,12 @@ def _print_json(document: dict[str, Any]) -> None:
     print(json.dumps(document, indent=2, ensure_ascii=False))
 
 
-def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+def guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Turn a `CatalogueError` (unknown ID or variant, bad catalogue file) into a message and exit code 2."""
 
     def run(args: argparse.Namespace) -> int:
+        from dataflow.errors import CatalogueError
+
         try:
             return handler(args)
         except CatalogueError as error:
@@ -149,39 +184,46 @@ def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse
     return run
 
 
+def add_model_arguments(parser: argparse.ArgumentParser, variant: bool = True) -> None:
+    """``--model seed|current`` or ``--catalogue FILE`` (one of them), and ``--variant``: one spelling everywhere.
+
+    Read them back with `selected_catalogue`. Other subcommands that take a model (prove, evidence, export) can
+    call this to offer the same options.
+    """
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--model", choices=MODELS, default="seed", help=MODEL_HELP)
+    source.add_argument("--catalogue", type=Path, default=None, metavar="FILE", help=CATALOGUE_HELP)
+    if variant:
+        parser.add_argument("--variant", default=None, metavar="VARIANT", help=VARIANT_HELP)
+
+
 def _add_model_options(parser: argparse.ArgumentParser, formats: tuple[str, ...] = ("text", "json")) -> None:
-    parser.add_argument(
-        "--variant",
-        default=BASE_VARIANT,
-        metavar="VARIANT",
-        help=f"deployment variant: {BASE_VARIANT} (default) or {NO_IDP_VARIANT} (no Identity Provider)",
-    )
-    parser.add_argument("--catalogue", type=Path, default=None, metavar="FILE", help="catalogue JSON file to use")
+    add_model_arguments(parser)
     parser.add_argument("--format", choices=formats, default=formats[0])
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``threats``, ``report``, ``what-if`` and ``graph`` subcommands."""
-    threats = subparsers.add_parser("threats", help="list the seed's threats (text or JSON)")
+    threats = subparsers.add_parser("threats", help="list the threat model's threats (text or JSON)")
     _add_model_options(threats)
     threats.add_argument("--attacker", metavar="ID", help="only this attacker's threats, e.g. A1")
     threats.add_argument("--asset", metavar="ID", help="only threats impacting this asset, e.g. AS3")
     threats.add_argument("--mitigation", metavar="ID", help="only threats naming this U-/M-/O-/ASUM- ID, e.g. M-3")
-    threats.set_defaults(handler=_guarded(_threats))
+    threats.set_defaults(handler=guarded(_threats))
 
     report = subparsers.add_parser("report", help="write the threat-model report (Markdown, HTML, diagram picture)")
     report.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory to write the report to")
     report.add_argument("--picture", choices=("svg", "png", "both", "none"), default="svg", help="diagram format")
     _add_model_options(report)
-    report.set_defaults(handler=_guarded(_report))
+    report.set_defaults(handler=guarded(_report))
 
     what_if = subparsers.add_parser(
         "what-if", help="threats left without any M- or O- mitigation when mitigations are removed"
     )
     what_if.add_argument("mitigations", nargs="+", metavar="MITIGATION", help="U-, M- or O- IDs to remove")
     _add_model_options(what_if)
-    what_if.set_defaults(handler=_guarded(_what_if))
+    what_if.set_defaults(handler=guarded(_what_if))
 
     graph = subparsers.add_parser("graph", help="the dataflow graph: trust boundaries, components, flows, attackers")
     _add_model_options(graph, formats=("text", "json"))
-    graph.set_defaults(handler=_guarded(_graph))
+    graph.set_defaults(handler=guarded(_graph))

@@ -76,6 +76,7 @@ def test_threats_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
         "mitigations": ["U-2"],
         "assets": ["AS3"],
         "notes": [],
+        "configurations": ["with-idp"],
     }
 
 
