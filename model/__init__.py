@@ -8,9 +8,10 @@
   `model.step`: re-exporting it here would hide the module behind the function);
 - `model.transitions`: the registry binding each transition to the mitigation IDs that block it;
 - `model.symbolic`, `model.tables`, `model.codec`: the Z3 twin of every transition over arrays (proofs) or finite
-  tables (bounded model checking), and the conversions between concrete and symbolic values; the twin is held
-  equal to `step` by a randomized agreement test (`tests/model/test_symbolic_agreement.py`, walks from
-  `model.sampling`).
+  tables (bounded model checking), and the conversions between concrete and symbolic values;
+- `model.agreement`: the check that holds the twin equal to `step` on every transition and every status it can
+  return, in every deployment (systematic enumeration over small states, not sampling);
+- `model.sampling`: random operations and walks over a small scope (the fuzzer's and the stateful tests' source).
 """
 
 from model.nouns import (

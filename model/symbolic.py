@@ -1081,6 +1081,17 @@ def _drop_configured_provider(u: Universe, s: SymState, params: Params) -> SymSt
     return _no_answer(u, guard, post, no_effects(u, _attacker(params)))
 
 
+class MissingEncoder(LookupError):
+    """A transition registered in `model.transitions` has no Z3 encoder: nothing can be proved about it."""
+
+
 def encode(u: Universe, s: SymState, params: Params) -> SymStep:
     """The symbolic step of `params.operation` from `s`."""
-    return ENCODERS[params.operation](u, s, params)
+    encoder = ENCODERS.get(params.operation)
+    if encoder is None:
+        name = params.operation.__name__
+        raise MissingEncoder(
+            f"the transition {name} has no Z3 encoder, so no proof can cover it: write its twin in model/symbolic.py "
+            f"(@_encodes_transition({name}), or @_encodes({name}) for a request) as docs/extending-the-model.md shows"
+        )
+    return encoder(u, s, params)

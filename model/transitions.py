@@ -54,6 +54,7 @@ def _blockers(spec: TransitionSpec, variant: VariantName) -> tuple[str, ...]:
 
 REGISTRY: dict[type[Operation], TransitionSpec] = {}
 
+
 def transition(
     operation: type[Operation],
     *,
