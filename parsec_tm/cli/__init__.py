@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from parsec_tm import __version__
 
-COMMAND_MODULES = ("check", "threat_model", "prove", "serve", "client", "fuzz", "idp", "evidence", "export")
+COMMAND_MODULES = ("check", "threat_model", "diff", "prove", "serve", "client", "fuzz", "idp", "evidence", "export")
 """Modules of this package that add subcommands, in the order `parsec-tm --help` lists them."""
 
 
