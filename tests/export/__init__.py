@@ -1,0 +1,1 @@
+"""Tests of the exports to Open Threat Model and OWASP Threat Dragon (parsec_tm.export)."""
