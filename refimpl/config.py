@@ -22,6 +22,11 @@ config still loads unchanged:
   e.g. "0660"; default "0666" as Parsec, or "0660" when a group is set). Parsec leaves its socket 0666 and restricts
   access with the directory around it (parsec-facts §5.7); these keys put the same restriction on the socket itself.
 * `[authenticator] max_failures` and `failure_window` (seconds) for JwtSvid: its M-2 failure limit per Unix user.
+* Connection caps against U-0 (one local user denying the service to every other): `[listener] max_connections`
+  (open connections in total, per service process; default 4096) and `max_connections_per_uid` (per peer Unix
+  user, from SO_PEERCRED; default 1024). A connection over a cap is closed at once, unanswered; the first such
+  refusal of a user (or of anyone, for the total cap) is logged once, not every refused connection. Parsec has no
+  such keys: its only bound is the thread pool.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ PARSEC_SOCKET_MODE = 0o666
 """Parsec's socket mode (svc:src/front/domain_socket.rs): anyone may connect; the directory restricts (§5.7)."""
 GROUP_SOCKET_MODE = 0o660
 """The socket mode when `socket_group` is set and `socket_mode` is not: the owner and the group read and write."""
+DEFAULT_MAX_CONNECTIONS = 4096
+DEFAULT_MAX_CONNECTIONS_PER_UID = 1024
 _OCTAL_MODE = re.compile(r"0?[0-7]{3}")
 
 
@@ -94,6 +101,10 @@ class ListenerConfig:
     socket_group: str | None = None
     socket_gid: int | None = None
     socket_mode: int = PARSEC_SOCKET_MODE
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    """Our extension: open connections at once (per service process); more are closed unanswered."""
+    max_connections_per_uid: int = DEFAULT_MAX_CONNECTIONS_PER_UID
+    """Our extension: open connections at once from one peer Unix user; more are closed unanswered."""
 
 
 @dataclass(frozen=True)
@@ -254,7 +265,15 @@ def _core_settings(table: Mapping[str, Any], warnings: list[str]) -> CoreSetting
 
 
 def _listener(table: Mapping[str, Any], warnings: list[str]) -> ListenerConfig:
-    known = {"listener_type", "timeout", "socket_path", "socket_group", "socket_mode"}
+    known = {
+        "listener_type",
+        "timeout",
+        "socket_path",
+        "socket_group",
+        "socket_mode",
+        "max_connections",
+        "max_connections_per_uid",
+    }
     _warn_unknown(table, known, "listener.", warnings)
     if "listener_type" not in table:
         raise ConfigError("listener.listener_type", 'is required; write listener_type = "DomainSocket"')
@@ -278,7 +297,12 @@ def _listener(table: Mapping[str, Any], warnings: list[str]) -> ListenerConfig:
     mode = GROUP_SOCKET_MODE if gid is not None else PARSEC_SOCKET_MODE
     if "socket_mode" in table:
         mode = _mode(table["socket_mode"], "listener.socket_mode")
-    return ListenerConfig(timeout, socket_path, listener_type, group, gid, mode)
+    caps = {
+        name: _int(table[name], f"listener.{name}", minimum=1)
+        for name in ("max_connections", "max_connections_per_uid")
+        if name in table
+    }
+    return ListenerConfig(timeout, socket_path, listener_type, group, gid, mode, **caps)
 
 
 def _group_id(group: str, key: str) -> int:
@@ -415,7 +439,7 @@ def _providers(value: Any, key_managers: set[str], warnings: list[str]) -> tuple
         if not isinstance(table, dict):
             raise ConfigError(prefix, f"must be a table, got {_kind(table)}")
         if "provider_type" not in table:
-            raise ConfigError(f"{prefix}.provider_type", "is required, e.g. provider_type = \"MbedCrypto\"")
+            raise ConfigError(f"{prefix}.provider_type", 'is required, e.g. provider_type = "MbedCrypto"')
         provider_type = _str(table["provider_type"], f"{prefix}.provider_type")
         try:
             cls = provider_class(provider_type)
@@ -494,7 +518,12 @@ def _path(value: Any, key: str) -> Path:
 
 
 _KINDS: dict[type, str] = {
-    dict: "a table", list: "an array", str: "a string", bool: "a boolean", int: "an integer", float: "a number"
+    dict: "a table",
+    list: "an array",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
 }
 
 

@@ -1,7 +1,8 @@
 """The service: builds the dataflow pipeline from a config, runs it, reloads it on SIGHUP, stops on SIGTERM/SIGINT.
 
 Parsec's `main.rs` and `ServiceBuilder` (svc:src/bin/main.rs, svc:src/utils/service_builder.rs; parsec-facts §5,
-§5.6). The pipeline is the seed's dataflow diagram in order: listener → thread pool (M-0) → front-end handler →
+§5.6). The pipeline is the seed's dataflow diagram in order: listener → connection loop and thread pool (M-0, and
+our U-0 mitigation: `refimpl.front.event_loop`) → front-end handler →
 authenticators → dispatcher → back-end handlers → providers (Core last) → key info managers. Every configured
 authenticator is built (one `[authenticator]`, or several `[[authenticator]]`); the front end picks one by the
 request header's auth type, and ListAuthenticators lists them all in config order. At start each
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import signal
 import socket
 from collections.abc import Sequence
@@ -34,9 +36,9 @@ from refimpl.back.backend_handler import BackEndHandler
 from refimpl.back.dispatcher import Dispatcher
 from refimpl.config import Config, KeyManagerConfig, ProviderConfig, load_config
 from refimpl.errors import ConfigError
+from refimpl.front.event_loop import ConnectionLimits, EventLoop
 from refimpl.front.front_end import FrontEndHandler
 from refimpl.front.listener import DomainSocketListener
-from refimpl.front.thread_pool import ThreadPool
 from refimpl.front.worker_processes import WorkerProcesses
 from refimpl.ids import AuthType
 from refimpl.key_info_managers.base import KeyInfoManager
@@ -58,6 +60,8 @@ DEFAULT_LOG_LEVEL = "info"
 """Used when `log_level` is unset (Parsec then logs errors only); INFO is where the M-4 events are written."""
 
 HANDLED_SIGNALS = frozenset({signal.SIGHUP, signal.SIGTERM, signal.SIGINT})
+DESCRIPTOR_RESERVE = 256
+"""Descriptors kept for everything but client connections: key stores, provider sessions, logs, pipes."""
 MULTI_PROCESS_PROVIDERS = frozenset({"MbedCrypto"})
 """Provider types whose key store several processes may share (the software provider's files and id counter)."""
 
@@ -73,14 +77,14 @@ class Pipeline:
     core: CoreProvider
     front_end: FrontEndHandler
     listener: DomainSocketListener
-    pool: ThreadPool
+    front: EventLoop
 
     def start(self) -> None:
-        self.pool.start()
+        self.front.start()
 
     def stop(self) -> None:
         """Finish in-flight requests, then release the socket, the providers and the key stores."""
-        self.pool.stop()
+        self.front.stop()
         self.listener.close()
         self.release()
 
@@ -151,8 +155,9 @@ def build_pipeline(
         for manager in managers.values():
             manager.close()
         raise
-    pool = ThreadPool(core_settings.thread_pool_size, listener, front_end.handle)
-    return Pipeline(config, authenticators, list(managers.values()), providers, core, front_end, listener, pool)
+    limits = ConnectionLimits(config.listener.max_connections, config.listener.max_connections_per_uid)
+    front = EventLoop(listener, front_end, core_settings.thread_pool_size, limits)
+    return Pipeline(config, authenticators, list(managers.values()), providers, core, front_end, listener, front)
 
 
 def open_listener(config: Config, *, allow_activation: bool) -> DomainSocketListener:
@@ -267,10 +272,11 @@ class Service:
     def _start(self, config: Config, *, allow_activation: bool) -> None:
         for warning in config.warnings:
             log.warning("config %s: %s", self.config_path, warning)
+        raise_descriptor_limit(config.listener.max_connections * self.processes + DESCRIPTOR_RESERVE)
         if self.processes == 1:
             self.pipeline = build_pipeline(config, allow_activation=allow_activation)
             self.pipeline.start()
-            listener, threads, providers = self.pipeline.listener, self.pipeline.pool.size, self.pipeline.providers
+            listener, threads, providers = self.pipeline.listener, self.pipeline.front.size, self.pipeline.providers
         else:
             check_multi_process(config)
             listener = open_listener(config, allow_activation=allow_activation)
@@ -349,6 +355,23 @@ def check_multi_process(config: Config) -> None:
                 provider.key("provider_type"),
                 f"--processes above 1 is supported with {', '.join(sorted(MULTI_PROCESS_PROVIDERS))} providers only",
             )
+
+
+def raise_descriptor_limit(wanted: int) -> None:
+    """Raise the soft RLIMIT_NOFILE to `wanted` (up to the hard limit), so `listener.max_connections` can be open
+    at once; below it, accept() fails with EMFILE and the loop backs off (logged)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        log.warning(
+            "the descriptor limit (RLIMIT_NOFILE %d) is below listener.max_connections plus a reserve (%d): "
+            "raise it (LimitNOFILE= in the systemd unit) or lower listener.max_connections",
+            soft,
+            wanted,
+        )
 
 
 def check_user(config: Config) -> None:

@@ -1,15 +1,18 @@
-"""The front-end handler: read one request, authenticate it, dispatch it, write one response, close.
+"""The front-end handler: read one request, authenticate it, dispatch it, give back one response.
 
 Parsec's `FrontEndHandler::handle_request` (svc:src/front/front_end.rs; parsec-facts §1.2 steps 1–8, §4.2, §6.3).
 A request that fails before its header is trusted is answered `Response.from_status` (provider 0, session 0,
 opcode Ping); later failures echo the request header. Authentication: auth type NoAuth gives no application; an
 auth type with no configured authenticator is AuthenticatorNotRegistered; otherwise the authenticator decides.
 
+`process(recv_exactly, peer)` is the bytes-in entry point: the connection loop calls it with a request it has
+already read (`refimpl.front.event_loop`), tests and fuzzers with any bytes.
+
 Logging: the M-4 events "new request received" (after authentication, with the application identity) and
-"response sent back" (with the status, once the response is written); every failure's detail goes to the log
-only, the client gets the bare status (M-1). Request bodies and auth fields are never logged. An unexpected
-exception inside a provider is answered PsaErrorGenericError and logged (with its traceback when
-`log_error_details` is set).
+"response sent back" (`log_sent`, with the status, by whoever wrote the response once it is written); every
+failure's detail goes to the log only, the client gets the bare status (M-1). Request bodies and auth fields
+are never logged. An unexpected exception inside a provider is answered PsaErrorGenericError and logged (with its
+traceback when `log_error_details` is set).
 """
 
 from __future__ import annotations
@@ -21,12 +24,12 @@ from dataclasses import dataclass
 from refimpl.authenticators.base import Authenticator
 from refimpl.back.dispatcher import Dispatcher
 from refimpl.errors import ParsecError
-from refimpl.front.listener import Connection, PeerCredentials
+from refimpl.front.listener import PeerCredentials
 from refimpl.identity import Application, ApplicationIdentity
 from refimpl.ids import AuthType, Opcode, Status
 from refimpl.logs import Event, log_event
 from refimpl.wire.framing import RecvExactly, read_request
-from refimpl.wire.header import Request, Response, encode_response
+from refimpl.wire.header import Request, Response
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +65,8 @@ class FrontEndHandler:
         self.body_len_limit = body_len_limit
         self.log_error_details = log_error_details
 
-    def handle(self, connection: Connection) -> None:
-        """Serve one connection: one request, one response (then the caller closes the connection).
-
-        "response sent back" is logged once the response is written, not before.
-        """
-        outcome = self.process(connection.recv_exactly, lambda: connection.peer)
-        try:
-            connection.send(encode_response(outcome.response))
-        except OSError as error:
-            log.error("failed to write the response: %s", error)
-            return
+    def log_sent(self, outcome: Outcome) -> None:
+        """The M-4 event "response sent back", logged by whoever wrote the response, once it is written."""
         log_event(log, Event.RESPONSE_SENT, outcome.application, opcode=outcome.opcode, status=outcome.status)
 
     def respond(self, recv_exactly: RecvExactly, peer: Callable[[], PeerCredentials | None]) -> Response:

@@ -1,4 +1,4 @@
-"""The listener: a Unix domain stream socket, one accepted connection per request, with timeouts and peer IDs.
+"""The listener: a Unix domain stream socket, one accepted connection per request, and the peer's credentials.
 
 Parsec's `DomainSocketListener` (svc:src/front/domain_socket.rs, svc:src/front/listener.rs; parsec-facts §1.4,
 §4.1). The socket is bound at `listener.socket_path` (an existing socket file there is replaced, anything else
@@ -7,12 +7,11 @@ authenticator), or taken from systemd socket activation when exactly one descrip
 extension (`listener.socket_group`, `listener.socket_mode`) gives the socket file a group and a mode instead —
 for example group `parsec-clients`, 0660 — so the kernel refuses `connect()` to every other user: the socket is
 created with at most owner access (fchmod before bind), then given its group, then its mode, so no moment exists
-where more users may connect than the config says. Unlike Parsec, which polls a non-blocking socket and sleeps
-`idle_listener_sleep_duration` ms when idle, workers block in `accept()`: an idle service answers the first
-request at once. Each accepted stream gets kernel read and write timeouts of `listener.timeout` ms
-(SO_RCVTIMEO/SO_SNDTIMEO, what Rust's set_read_timeout uses); its peer's (pid, uid, gid) come from SO_PEERCRED
-when an authenticator asks (Parsec reads them for every connection; only UnixPeerCredentials uses them), and the
-kernel vouches for them (M-3: the descriptors are private to the two processes).
+where more users may connect than the config says. The socket is non-blocking: the connection loop
+(`refimpl.front.event_loop`) accepts when the kernel says a client waits, so an idle service answers the first
+request at once and never polls (Parsec sleeps `idle_listener_sleep_duration` ms when idle). A peer's
+(pid, uid, gid) come from SO_PEERCRED, and the kernel vouches for them (M-3: the descriptors are private to the
+two processes).
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ import os
 import socket
 import stat
 import struct
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,11 +32,8 @@ log = logging.getLogger(__name__)
 
 SD_LISTEN_FDS_START = 3
 _PEERCRED = struct.Struct("3i")
-_RESOURCE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-RECV_CHUNK = 65536
-"""Bytes asked of the kernel per read: one recv usually holds a whole request."""
-SEND_WITHOUT_TIMEOUT = 65536
-"""A response up to this size fits in a new Unix socket's send buffer (about 200 KiB on Linux): it never blocks."""
+RESOURCE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+"""accept() errors that mean the service is out of a resource (the loop backs off instead of spinning, O-4)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,77 +45,26 @@ class PeerCredentials:
     gid: int
 
 
-class Connection:
-    """One accepted client stream: buffered exact reads, a one-shot reply, then close."""
-
-    __slots__ = ("_buffer", "_offset", "_peer", "_timeval", "sock")
-
-    def __init__(self, sock: socket.socket, timeval: bytes) -> None:
-        self.sock = sock
-        self._timeval = timeval
-        self._buffer = b""
-        self._offset = 0
-        self._peer: PeerCredentials | None = None
-
-    @property
-    def peer(self) -> PeerCredentials | None:
-        """The peer's (pid, uid, gid) from SO_PEERCRED, asked of the kernel on first use; None if unavailable."""
-        if self._peer is None:
-            try:
-                pid, uid, gid = _PEERCRED.unpack(
-                    self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
-                )
-            except OSError as error:
-                log.error("the peer credentials of a connection cannot be read: %s", error)
-                return None
-            self._peer = PeerCredentials(pid, uid, gid)
-        return self._peer
-
-    def recv_exactly(self, size: int) -> bytes:
-        """Exactly `size` bytes; EOFError if the peer closes first, OSError on a timeout (EAGAIN)."""
-        available = len(self._buffer) - self._offset
-        if available >= size:
-            start = self._offset
-            self._offset += size
-            return self._buffer[start : self._offset]
-        parts = [self._buffer[self._offset :]]
-        missing = size - available
-        self._buffer, self._offset = b"", 0
-        while missing > 0:
-            chunk = self.sock.recv(max(missing, RECV_CHUNK))
-            if not chunk:
-                raise EOFError(f"peer closed the connection {missing} bytes short of {size}")
-            if len(chunk) > missing:
-                self._buffer, self._offset = chunk, missing
-                parts.append(chunk[:missing])
-                missing = 0
-            else:
-                parts.append(chunk)
-                missing -= len(chunk)
-        return b"".join(parts)
-
-    def send(self, data: bytes) -> None:
-        """Write the whole response. Only a response larger than the socket buffer can block, so only then is
-        the write timeout set (one system call less per request)."""
-        if len(data) > SEND_WITHOUT_TIMEOUT:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, self._timeval)
-        self.sock.sendall(data)
-
-    def close(self) -> None:
-        self.sock.close()
+def peer_credentials(sock: socket.socket) -> PeerCredentials | None:
+    """The peer's (pid, uid, gid) from SO_PEERCRED; None if the kernel cannot say (logged)."""
+    try:
+        pid, uid, gid = _PEERCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))
+    except OSError as error:
+        log.error("the peer credentials of a connection cannot be read: %s", error)
+        return None
+    return PeerCredentials(pid, uid, gid)
 
 
 class DomainSocketListener:
-    """A listening Unix socket shared by the worker threads, each blocking in `accept()`."""
+    """A listening Unix socket, non-blocking, served by one connection loop per process."""
 
     def __init__(self, sock: socket.socket, timeout_ms: int, path: Path | None) -> None:
         self._sock = sock
+        self._sock.setblocking(False)
         self._path = path  # None when the socket came from systemd: then it is not ours to unlink
         self._identity = _file_identity(path) if path is not None else None
         self._closing = False
         self.timeout_ms = timeout_ms
-        seconds, milliseconds = divmod(timeout_ms, 1000)
-        self._timeval = struct.pack("ll", seconds, milliseconds * 1000)
 
     @classmethod
     def open(
@@ -154,30 +98,31 @@ class DomainSocketListener:
         name = self._sock.getsockname()
         return name if isinstance(name, str) else os.fsdecode(name)
 
-    def accept(self) -> Connection | None:
-        """The next client connection, or None once `shutdown()` was called. Blocks without polling."""
-        while True:
-            try:
-                sock, _ = self._sock.accept()
-            except OSError as error:
-                if self._closing:
-                    return None
-                if error.errno in _RESOURCE_ERRORS:
-                    log.error("accept() failed: %s; the service is out of a resource, retrying in 10 ms", error)
-                    time.sleep(0.01)  # back off while out of descriptors/memory instead of spinning (O-4)
-                elif error.errno != errno.ECONNABORTED:
-                    log.error("accept() failed: %s", error)
-                continue
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, self._timeval)
-            except OSError as error:
-                log.error("dropping a connection whose read timeout cannot be set: %s", error)
-                sock.close()
-                continue
-            return Connection(sock, self._timeval)
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def accept(self) -> socket.socket | None:
+        """A waiting client's stream, non-blocking; None when none waits (or it left before being accepted).
+
+        OSError for anything else (out of descriptors or memory, or the listener was shut down).
+        """
+        try:
+            sock, _ = self._sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError as error:
+            if error.errno == errno.ECONNABORTED:
+                return None
+            raise
+        sock.setblocking(False)
+        return sock
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
 
     def shutdown(self) -> None:
-        """Wake every thread blocked in `accept()`; they return None. Connections not yet accepted are dropped."""
+        """Stop listening: connections not yet accepted are dropped, new ones refused."""
         self._closing = True
         try:
             self._sock.shutdown(socket.SHUT_RDWR)
@@ -267,5 +212,4 @@ def systemd_socket() -> socket.socket | None:
     if sock.family != socket.AF_UNIX or sock.type != socket.SOCK_STREAM:
         sock.detach()
         raise ConfigError("listener", "the socket passed by systemd is not a Unix stream socket")
-    sock.setblocking(True)
     return sock

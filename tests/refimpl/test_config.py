@@ -330,3 +330,19 @@ def test_socket_group_and_mode(tmp_path: Path) -> None:
     numeric = load(tmp_path, minimal(listener=listener + 'socket_group = "0"\nsocket_mode = "0600"\n')).listener
     assert (numeric.socket_gid, numeric.socket_mode) == (0, 0o600)
     assert load(tmp_path, minimal(listener=listener + 'socket_mode = "660"\n')).listener.socket_mode == 0o660
+    assert (numeric.socket_gid, numeric.socket_mode) == (0, 0o600)
+    assert load(tmp_path, minimal(listener=listener + 'socket_mode = "660"\n')).listener.socket_mode == 0o660
+
+
+@pytest.mark.threat("U-0")
+def test_connection_caps_have_defaults_and_name_their_key(tmp_path: Path) -> None:
+    """`max_connections` and `max_connections_per_uid` (our extension) load, default, and reject bad values."""
+    listener = '[listener]\nlistener_type = "DomainSocket"\ntimeout = 200\n'
+    default = load(tmp_path, minimal(listener=listener)).listener
+    assert (default.max_connections, default.max_connections_per_uid) == (4096, 1024)
+    text = minimal(listener=listener + "max_connections = 50\nmax_connections_per_uid = 5\n")
+    configured = load(tmp_path, text)
+    assert (configured.listener.max_connections, configured.listener.max_connections_per_uid) == (50, 5)
+    assert not configured.warnings  # known keys, not "unknown key" warnings
+    error = error_of(tmp_path, minimal(listener=listener + "max_connections_per_uid = 0\n"))
+    assert (error.key, error.message) == ("listener.max_connections_per_uid", "must be a positive integer, got 0")
