@@ -16,11 +16,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from parsec_tm.cli.threat_model import add_model_arguments, selected_catalogue
+
 OK, FAILED, USAGE = 0, 1, 2
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataflow.catalogue import load_catalogue
     from dataflow.errors import CatalogueError
     from parsec_tm import __version__
     from parsec_tm.evidence.document import default_document, row_lines
@@ -29,7 +30,9 @@ def run(args: argparse.Namespace) -> int:
     from parsec_tm.evidence.run import evidence_report
 
     try:
-        report = evidence_report(args.results, catalogue=args.catalogue, variant=args.variant, proofs=args.proofs)
+        report = evidence_report(
+            args.results, model=args.model, catalogue=args.catalogue, variant=args.variant, proofs=args.proofs
+        )
     except (CatalogueError, ResultsError) as error:
         print(f"parsec-tm evidence: {error}", file=sys.stderr)
         return USAGE
@@ -38,9 +41,10 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "markdown":
         sys.stdout.write(render_markdown(report))
     elif args.format == "sarif":
-        document = args.document or default_document()
-        lines = row_lines(document.read_text(encoding="utf-8"), load_catalogue(args.catalogue)) if document else {}
-        catalogue = load_catalogue(args.catalogue).variant(args.variant)
+        catalogue = selected_catalogue(args)
+        document = args.document or (args.catalogue if args.catalogue and args.catalogue.suffix == ".md" else None)
+        document = document or (None if args.catalogue else default_document(args.model))
+        lines = row_lines(document.read_text(encoding="utf-8"), catalogue) if document else {}
         sys.stdout.write(render_sarif(report, catalogue, document, __version__, lines))
     else:
         sys.stdout.write(render_text(report))
@@ -59,10 +63,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--results", type=Path, metavar="FILE", help="test results written by `pytest --threat-results FILE`"
     )
-    parser.add_argument("--catalogue", type=Path, metavar="FILE", help="catalogue file instead of the built-in model")
-    parser.add_argument(
-        "--variant", default="with-idp", metavar="VARIANT", help="deployment variant (default: with-idp)"
-    )
     parser.add_argument("--format", choices=("text", "json", "markdown", "sarif"), default="text")
     parser.add_argument(
         "--document", type=Path, metavar="FILE", help="threat-model Markdown the SARIF locations point into"
@@ -75,4 +75,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="also exit 1 when a row has no evidence or names an M- mitigation without passing executable evidence",
     )
+    add_model_arguments(parser)
     parser.set_defaults(handler=run)

@@ -14,18 +14,19 @@ import argparse
 import sys
 from pathlib import Path
 
+from parsec_tm.cli.threat_model import add_model_arguments, selected_catalogue
+
 OK, USAGE = 0, 2
 
 
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from dataflow.catalogue import load_catalogue
     from dataflow.errors import CatalogueError
     from dataflow.graph import build_graph
 
     try:
-        catalogue = load_catalogue(args.catalogue).variant(args.variant)
+        catalogue = selected_catalogue(args)
     except CatalogueError as error:
         print(f"parsec-tm export: {error}", file=sys.stderr)
         return USAGE
@@ -57,8 +58,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--format", choices=("otm", "threat-dragon"), required=True)
     parser.add_argument("--out", type=Path, metavar="FILE", help="file to write (default: standard output)")
-    parser.add_argument("--catalogue", type=Path, metavar="FILE", help="catalogue file instead of the built-in model")
-    parser.add_argument(
-        "--variant", default="with-idp", metavar="VARIANT", help="deployment variant (default: with-idp)"
-    )
+    add_model_arguments(parser)
     parser.set_defaults(handler=run)

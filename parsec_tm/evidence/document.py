@@ -13,16 +13,21 @@ from pathlib import Path
 
 from dataflow.catalogue import Catalogue
 
-SEED_DOCUMENT = Path("seed") / "parsec_threat_model.md"
+DOCUMENTS = {
+    "seed": Path("seed") / "parsec_threat_model.md",
+    "current": Path("seed") / "revisions" / "parsec_threat_model.2024-03-25.md",
+}
+"""The Markdown document of each built-in model, in the shared reference material."""
 _HEADING = re.compile(r"^#{2,4}\s.*-\s*(A\d+)\s*$")
 _ROW = re.compile(r"^\|\s*([STRIDE])\s*\|(.*)$")
 
 
-def default_document() -> Path | None:
-    """The seed document in the shared reference material (``$PARSEC_TM_SHARED`` or ``<repo>/../shared``), if any."""
+def default_document(model: str = "seed") -> Path | None:
+    """The document of a built-in model in the shared reference material (``$PARSEC_TM_SHARED`` or
+    ``<repo>/../shared``), if it is there."""
     shared = os.environ.get("PARSEC_TM_SHARED")
     root = Path(shared) if shared else Path(__file__).resolve().parents[3] / "shared"
-    path = root / SEED_DOCUMENT
+    path = root / DOCUMENTS.get(model, DOCUMENTS["seed"])
     return path if path.is_file() else None
 
 

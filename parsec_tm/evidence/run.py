@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dataflow.catalogue import BASE_VARIANT, load_catalogue
+from dataflow.catalogue import load_catalogue
 from parsec_tm.evidence.gather import FAILING_OUTCOMES, EvidenceReport, gather_evidence
 from parsec_tm.evidence.proofs import ProofFacts, proof_facts, run_proofs
 from parsec_tm.evidence.results import load_results
@@ -19,15 +19,17 @@ from parsec_tm.evidence.results import load_results
 def evidence_report(
     results: str | Path | None = None,
     *,
+    model: str | None = None,
     catalogue: str | Path | None = None,
-    variant: str = BASE_VARIANT,
+    variant: str | None = None,
     proofs: bool = True,
     proof_report: Mapping[str, Any] | None = None,
 ) -> EvidenceReport:
-    """The evidence of every row of `variant`: proofs of the built-in model (or the facts of an already computed
-    `proof_report`, in its JSON form), tests from the `results` file. A custom catalogue gets no proofs: the formal
-    model is built on the built-in one."""
-    selected = load_catalogue(catalogue).variant(variant)
+    """The evidence of every row of `variant` of a built-in `model` (default: the seed) or a `catalogue` file: proofs
+    of the formal model (or the facts of an already computed `proof_report`, in its JSON form), tests from the
+    `results` file. A catalogue file gets no proofs: the formal model is built on the built-in threat model."""
+    base = load_catalogue(catalogue, model=None if catalogue else model)
+    selected = base.variant(variant or base.variants[0].id)
     facts: ProofFacts | None = None
     if proof_report is not None:
         facts = proof_facts(proof_report, selected.variant_id)

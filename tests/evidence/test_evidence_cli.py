@@ -9,7 +9,7 @@ import pytest
 
 from dataflow.catalogue import load_catalogue
 from parsec_tm.cli import main
-from parsec_tm.evidence.document import row_lines
+from parsec_tm.evidence.document import DOCUMENTS, row_lines
 from parsec_tm.pytest_plugin import RESULTS_FORMAT
 
 
@@ -79,11 +79,17 @@ def test_sarif_has_one_result_per_failing_or_unevidenced_row_at_its_line(
         assert description[:40] in " ".join(lines[line - 1].split())
 
 
-def test_every_row_of_the_seed_is_found_in_the_document(shared: Path) -> None:
-    catalogue = load_catalogue()
-    lines = row_lines((shared / "seed" / "parsec_threat_model.md").read_text(encoding="utf-8"), catalogue)
+@pytest.mark.parametrize("model", list(DOCUMENTS))
+def test_every_row_of_a_built_in_model_is_found_at_its_line_in_its_document(shared: Path, model: str) -> None:
+    catalogue = load_catalogue(model=model)
+    text = (shared / DOCUMENTS[model]).read_text(encoding="utf-8")
+    lines = row_lines(text, catalogue)
     assert set(lines) == {t.id for t in catalogue.threats}
     assert len(set(lines.values())) == len(lines)
+    document = text.splitlines()
+    for threat in catalogue.threats:
+        row = " ".join(document[lines[threat.id] - 1].split())
+        assert row.startswith(f"| {threat.stride} |") and " ".join(threat.description.split())[:40] in row
 
 
 def test_a_file_that_is_not_a_results_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -91,3 +97,11 @@ def test_a_file_that_is_not_a_results_file_is_a_usage_error(tmp_path: Path, caps
     bogus.write_text("{}", encoding="utf-8")
     assert main(["evidence", "--results", str(bogus), "--no-proofs"]) == 2
     assert "--threat-results" in capsys.readouterr().err
+
+
+def test_the_current_revision_has_evidence_per_configuration(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evidence", "--model", "current", "--variant", "DRCT", "--no-proofs", "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    expected = load_catalogue(model="current").variant("DRCT").threats
+    assert [row["id"] for row in document["threats"]] == [t.id for t in expected]
+    assert document["summary"]["variant"] == "DRCT"

@@ -9,18 +9,19 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from dataflow.catalogue import load_catalogue
+from dataflow.catalogue import BUILTIN_MODELS, load_catalogue
 from dataflow.graph import build_graph
 from parsec_tm.cli import main
 from parsec_tm.export.otm import catalogue_from_otm, to_otm
 from parsec_tm.export.schema import OTM_SCHEMA, load_schema
 
-VARIANTS = [v.id for v in load_catalogue().variants]
+VARIANTS = [(model, v.id) for model in BUILTIN_MODELS for v in load_catalogue(model=model).variants]
+"""Every deployment of every built-in model: the seed's two, the current revision's configurations."""
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
-def test_the_export_is_valid_otm_and_round_trips(variant: str) -> None:
-    catalogue = load_catalogue().variant(variant)
+@pytest.mark.parametrize(("model", "variant"), VARIANTS)
+def test_the_export_is_valid_otm_and_round_trips(model: str, variant: str) -> None:
+    catalogue = load_catalogue(model=model).variant(variant)
     document = json.loads(json.dumps(to_otm(catalogue, build_graph(catalogue))))
     jsonschema.Draft7Validator(load_schema(OTM_SCHEMA)).validate(document)
     assert catalogue_from_otm(document) == catalogue

@@ -10,13 +10,14 @@ from typing import Any
 import jsonschema
 import pytest
 
-from dataflow.catalogue import load_catalogue
+from dataflow.catalogue import BUILTIN_MODELS, load_catalogue
 from dataflow.graph import build_graph, flow_records, node_records
 from parsec_tm.cli import main
 from parsec_tm.export.schema import THREAT_DRAGON_SCHEMA, load_schema
 from parsec_tm.export.threat_dragon import to_threat_dragon
 
-VARIANTS = [v.id for v in load_catalogue().variants]
+VARIANTS = [(model, v.id) for model in BUILTIN_MODELS for v in load_catalogue(model=model).variants]
+"""Every deployment of every built-in model: the seed's two, the current revision's configurations."""
 
 
 def _cells(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -24,9 +25,9 @@ def _cells(document: dict[str, Any]) -> list[dict[str, Any]]:
     return cells
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
-def test_the_export_is_a_valid_threat_dragon_v2_model(variant: str) -> None:
-    catalogue = load_catalogue().variant(variant)
+@pytest.mark.parametrize(("model", "variant"), VARIANTS)
+def test_the_export_is_a_valid_threat_dragon_v2_model(model: str, variant: str) -> None:
+    catalogue = load_catalogue(model=model).variant(variant)
     document = json.loads(json.dumps(to_threat_dragon(catalogue, build_graph(catalogue))))
     schema = load_schema(THREAT_DRAGON_SCHEMA)
     jsonschema.Draft7Validator(schema).validate(document)
