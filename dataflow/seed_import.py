@@ -114,11 +114,15 @@ class Section:
 
 @dataclass(frozen=True)
 class Table:
-    """A Markdown table: its header cells and body rows, each with its line number."""
+    """A Markdown table: its header cells and body rows, each with its line number.
+
+    `closed`: the header ends with a pipe, so every row must write all its cells.
+    """
 
     line: int
     header: tuple[str, ...]
     rows: tuple[tuple[int, tuple[str, ...]], ...]
+    closed: bool = True
 
 
 @dataclass(frozen=True)
@@ -252,10 +256,13 @@ class _Reader:
             negate = bool(short.group("negate"))
         else:
             return None
-        match = long or short
-        assert match is not None
         applies = tuple(c for c in self.configurations if (c in named) != negate)
-        return Marker(applies, text, match.group("rest").strip())
+        if long:
+            return Marker(applies, text, long.group("rest").strip())
+        assert short is not None
+        canonical = f"({'not ' if negate else ''}{', '.join(named)})"
+        rest = short.group("rest").strip()
+        return Marker(applies, f"{canonical} {rest}" if rest else canonical, rest)
 
     def _codes(self, text: str, line: int, where: str) -> tuple[str, ...]:
         codes = []
@@ -361,7 +368,7 @@ class _Reader:
         found, rest = self.leading_marker(paragraph, line, where)
         if found is None:
             return paragraph
-        return f"{found.words.split(')')[0]}): {rest}" if found.words.startswith("(") else f"{found.words} {rest}"
+        return f"{found.words}: {rest}" if found.words.startswith("(") else f"{found.words} {rest}"
 
     def _attackers(
         self, section: Section, all_assets: tuple[str, ...]
@@ -449,6 +456,9 @@ class _Reader:
             raise self.error(
                 table.line, where, f"expected the table header | {expected} |, found | {' | '.join(table.header)} |"
             )
+        if not table.closed:  # GitHub-flavoured Markdown: without closing pipes, missing last cells are empty
+            padding = ("",) * len(header)
+            table = Table(table.line, table.header, tuple((n, (*r, *padding)[: len(header)]) for n, r in table.rows))
         for number, row in table.rows:
             if len(row) != len(header):
                 raise self.error(number, where, f"row {row[:2]!r} has {len(row)} cells, expected {len(header)}")
@@ -472,7 +482,7 @@ class _Reader:
                     id=identifier,
                     kind=kind,
                     justification=_italic_text(justification) or justification,
-                    details=_italic_text(details) or details,
+                    details=_italic_text(details) or self._remark(details, number, f"{section.title} {identifier}"),
                     variant=NO_IDP_VARIANT if italic is not None and not self.configurations else None,
                 )
             )
@@ -539,7 +549,7 @@ def _tables(lines: Sequence[Line]) -> list[Table]:
             while index < len(lines) and lines[index][1].strip() and _is_table_line(lines[index][1]):
                 rows.append((lines[index][0], _cells(lines[index][1])))
                 index += 1
-            tables.append(Table(previous_number, _cells(previous), tuple(rows)))
+            tables.append(Table(previous_number, _cells(previous), tuple(rows), previous.rstrip().endswith("|")))
         index += 1
     return tables
 

@@ -1,4 +1,4 @@
-"""Fixtures for the dataflow tests: the built-in catalogue and graph, the seed files, and bad catalogues as data."""
+"""Fixtures for the dataflow tests: the built-in catalogues and graph, the threat-model files, bad catalogues."""
 
 from __future__ import annotations
 
@@ -35,6 +35,19 @@ def seed_markdown(shared: Path) -> Path:
     path = shared / "seed" / "parsec_threat_model.md"
     assert path.is_file(), f"the seed threat model is missing at {path}"
     return path
+
+
+@pytest.fixture(scope="session")
+def current_markdown(shared: Path) -> Path:
+    path = shared / "seed" / "revisions" / "parsec_threat_model.2024-03-25.md"
+    assert path.is_file(), f"the current threat-model revision is missing at {path}"
+    return path
+
+
+@pytest.fixture(scope="session")
+def current() -> Catalogue:
+    """The built-in model of the current revision (2024-03-25), every configuration's rows."""
+    return load_catalogue(model="current")
 
 
 @pytest.fixture(scope="session")
