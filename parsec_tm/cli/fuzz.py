@@ -33,6 +33,7 @@ CHECK_LIFECYCLE_PERCENT = 5
 
 
 def run(args: argparse.Namespace) -> int:
+    from parsec_tm.conformance.deviations import DeviationError, Deviations, load
     from parsec_tm.conformance.progress import Progress
     from parsec_tm.conformance.runner import run_campaign
     from parsec_tm.conformance.settings import Budget, example_database
@@ -42,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         budget = Budget(steps=args.steps, seed=args.seed)
         database = example_database(args.database)
-    except ValueError as error:
+        deviations = load(args.deviations) if args.deviations is not None else Deviations()
+    except (ValueError, DeviationError) as error:
         return _usage_error(str(error))
     workload_endpoint: str | None = None
     if args.auth == "jwt-svid":
@@ -65,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     except (TargetError, OSError) as error:
         return _usage_error(str(error))
     with Progress(budget.steps, enabled=args.format == "text") as progress:
-        result = run_campaign(target, budget, database=database, progress=progress)
+        result = run_campaign(
+            target, budget, database=database, progress=progress, deviations=deviations, encryption=_encryption(args)
+        )
     target.close()
     document: dict[str, Any] = {
         "passed": result.passed,
@@ -74,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         "seconds": round(result.seconds, 3),
         "steps_per_second": round(result.steps_per_second, 1),
         "seed": args.seed,
+        "deviations": result.deviations,
     }
     if result.divergence is not None:
         document["divergence"] = render_json(result.divergence)
@@ -90,10 +95,28 @@ def run(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
+def _encryption(args: argparse.Namespace) -> dict[Any, Any]:
+    """The RSA encryption algorithm the campaign uses on the software provider, when --rsa-encryption names one."""
+    from model.nouns import ProviderId as ModelProviderId
+    from refimpl.psa import types as t
+
+    if args.rsa_encryption is None:
+        return {}
+    algorithm = t.RsaPkcs1v15Crypt() if args.rsa_encryption == "pkcs1v15" else t.RsaOaep(t.Hash.SHA_256)
+    return {ModelProviderId.MBED_CRYPTO: algorithm}
+
+
+def _print_deviations(document: dict[str, Any]) -> None:
+    for entry in document.get("deviations", ()):
+        print(f"     declared deviation {entry['id']}: matched {entry['count']} times")
+
+
 def _print_text(summary: str, document: dict[str, Any], divergence: Divergence | None) -> None:
     if divergence is None:
         print(f"ok   {summary} ({document['steps_per_second']} steps/s)")
+        _print_deviations(document)
         return
+    _print_deviations(document)
     print(f"FAIL {summary}")
     print(divergence)
     if document.get("replay_file"):
@@ -149,6 +172,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="Hypothesis example database shared by workers (default: $PARSEC_TM_FUZZ_DATABASE, else none)",
     )
     parser.add_argument(
+        "--deviations",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a TOML file of declared deviations (id, reason, operation, field, statuses): matching differences are "
+        "counted and reported, and the run goes on; the reference service's own are in "
+        "parsec_tm/conformance/refimpl_deviations.toml",
+    )
+    parser.add_argument(
+        "--rsa-encryption",
+        choices=("oaep", "pkcs1v15"),
+        default=None,
+        help="the RSA encryption algorithm of the fuzzer's keys on the software provider (default oaep; pkcs1v15 "
+        "exercises PKCS#1 v1.5 decryption, whose implicit rejection the reference service declares)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=DEFAULT_OUT,
@@ -160,18 +199,28 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def short_campaign() -> tuple[bool, str, list[str]]:
     """For `parsec-tm check`: a few hundred steps against the reference service on the software provider, which
-    this function starts and stops (with reloads, restarts and kill -9). Returns (passed, summary, failures)."""
+    this function starts and stops (with reloads, restarts and kill -9), with PKCS#1 v1.5 keys and the service's
+    declared deviations. Returns (passed, summary, failures)."""
+    from model.nouns import ProviderId as ModelProviderId
+    from parsec_tm.conformance.deviations import REFERENCE_DEVIATIONS, load
     from parsec_tm.conformance.runner import run_campaign, start_software_target
     from parsec_tm.conformance.service import ServiceError
     from parsec_tm.conformance.settings import CHECK_BUDGET
     from parsec_tm.conformance.target import TargetError
+    from refimpl.psa.types import RsaPkcs1v15Crypt
 
     try:
         target = start_software_target("direct")
     except (ServiceError, TargetError, OSError) as error:
         return False, "the reference service did not start", [str(error)]
     try:
-        result = run_campaign(target, CHECK_BUDGET, lifecycle_percent=CHECK_LIFECYCLE_PERCENT)
+        result = run_campaign(
+            target,
+            CHECK_BUDGET,
+            lifecycle_percent=CHECK_LIFECYCLE_PERCENT,
+            deviations=load(REFERENCE_DEVIATIONS),
+            encryption={ModelProviderId.MBED_CRYPTO: RsaPkcs1v15Crypt()},
+        )
     finally:
         target.close()
     failures = [str(result.divergence)] if result.divergence is not None else []
@@ -188,4 +237,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-

@@ -75,10 +75,15 @@ def wire_provider(provider: ModelProviderId) -> ProviderId:
     return ProviderId(int(provider))
 
 
-def wire_attributes(attributes: ModelAttributes, provider: ModelProviderId) -> t.KeyAttributes:
-    """The PSA template a service receives for a model key of this kind and usage, on this provider."""
+def wire_attributes(
+    attributes: ModelAttributes, provider: ModelProviderId, encryption: t.AsymmetricEncryption | None = None
+) -> t.KeyAttributes:
+    """The PSA template a service receives for a model key of this kind and usage, on this provider (`encryption`
+    replaces the provider's RSA encryption algorithm)."""
     flags = t.UsageFlags(**{usage.value: True for usage in attributes.usage})
     key_type, bits, algorithm = _template(attributes.kind, provider)
+    if encryption is not None and isinstance(algorithm, t.RsaOaep | t.RsaPkcs1v15Crypt):
+        algorithm = encryption
     return t.KeyAttributes(key_type=key_type, bits=bits, policy=t.KeyPolicy(flags, algorithm))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,8 @@ from hypothesis.database import ExampleDatabase
 from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
 
+from model.nouns import ProviderId as ModelProviderId
+from parsec_tm.conformance.deviations import Deviations
 from parsec_tm.conformance.machine import LIFECYCLE_PERCENT, Campaign, ConformanceMachine
 from parsec_tm.conformance.progress import Progress
 from parsec_tm.conformance.service import ServiceProcess, software_config
@@ -29,6 +31,7 @@ from parsec_tm.conformance.settings import Budget, hypothesis_settings
 from parsec_tm.conformance.target import AuthMode, OwnedTarget, PeerUsers, Target
 from parsec_tm.conformance.trace import Divergence
 from refimpl.faults import FAULT_FILE_ENV
+from refimpl.psa.types import AsymmetricEncryption
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,12 @@ class CampaignResult:
     flaky: bool = False
     events: dict[str, int] = field(default_factory=dict)
     """Life-cycle events run before the divergence (or in all), by kind."""
+    deviations: list[dict[str, Any]] = field(default_factory=list)
+    """Each declared deviation with how often it matched (`Deviations.report`)."""
+
+    @property
+    def deviation_count(self) -> int:
+        return sum(int(entry["count"]) for entry in self.deviations)
 
     @property
     def passed(self) -> bool:
@@ -54,12 +63,13 @@ class CampaignResult:
         return self.steps / self.seconds if self.seconds > 0 else 0.0
 
     def summary(self) -> str:
+        declared = f", {self.deviation_count} declared deviations" if self.deviations else ""
         if self.divergence is None:
-            return f"{self.steps} steps against {self.target} in {self.seconds:.1f} s: no divergence"
+            return f"{self.steps} steps against {self.target} in {self.seconds:.1f} s: no divergence{declared}"
         flaky = " (flaky: it did not fail again on replay)" if self.flaky else ""
         return (
             f"{self.divergence.kind} found after {self.steps} steps against {self.target} ({self.seconds:.1f} s), "
-            f"shrunk to {len(self.divergence.trace)} steps ({self.total_seconds - self.seconds:.1f} s){flaky}"
+            f"shrunk to {len(self.divergence.trace)} steps ({self.total_seconds - self.seconds:.1f} s){flaky}{declared}"
         )
 
 
@@ -79,9 +89,19 @@ def run_campaign(
     database: ExampleDatabase | None = None,
     progress: Progress | None = None,
     lifecycle_percent: int = LIFECYCLE_PERCENT,
+    deviations: Deviations | None = None,
+    encryption: Mapping[ModelProviderId, AsymmetricEncryption] | None = None,
 ) -> CampaignResult:
-    """Run the machine against `target` (None: the model alone) for `budget.steps` steps or until it diverges."""
-    campaign = Campaign(target, lifecycle_percent=lifecycle_percent)
+    """Run the machine against `target` (None: the model alone) for `budget.steps` steps or until it diverges.
+
+    `deviations` are counted instead of failing the run; `encryption` replaces the RSA encryption algorithm the
+    machine uses on a provider (PKCS#1 v1.5 on the software provider, with its implicit rejection declared)."""
+    campaign = Campaign(
+        target,
+        lifecycle_percent=lifecycle_percent,
+        deviations=deviations if deviations is not None else Deviations(),
+        encryption=dict(encryption or {}),
+    )
     if progress is not None:
         campaign.on_step = progress.advance
         campaign.on_divergence = lambda: progress.note("divergence found; shrinking it")
@@ -92,7 +112,8 @@ def run_campaign(
         found = campaign.diverged_at if campaign.diverged_at is not None else ended
         elapsed, total = found - started, ended - started
         events = dict(campaign.events)
-        return CampaignResult(campaign.describe, campaign.steps, elapsed, total, divergence, flaky, events)
+        declared = campaign.deviations.report()
+        return CampaignResult(campaign.describe, campaign.steps, elapsed, total, divergence, flaky, events, declared)
 
     batch = 0
     while campaign.steps < budget.steps:

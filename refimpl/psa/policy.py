@@ -358,8 +358,8 @@ PSA_CRYPTO_ECC_BITS: dict[EccFamily, frozenset[int]] = {
 """The ECC sizes psa-crypto's `TryFrom<Attributes> for usize` accepts (psa:psa-crypto/src/types/key.rs), which runs
 whenever Parsec's Mbed Crypto provider turns attributes into a `psa_key_attributes_t` (generate, import): any other
 non-zero size is PsaErrorInvalidArgument, before Mbed Crypto sees the request. SecpR2 and SectR2 are not checked.
-psa-crypto lists 284 for SECP_R1 where the PSA specification (and Mbed Crypto) has 384; this service accepts 384,
-a deviation it declares (parsec_tm/conformance/deviations/refimpl.toml)."""
+psa-crypto lists 284 for SECP_R1 where the PSA specification (and Mbed Crypto) has 384: Parsec's Mbed Crypto provider
+therefore refuses P-384 keys with InvalidArgument, and this service, which accepts 384 (and not 284), differs there."""
 
 
 def check_psa_crypto_attributes(attributes: KeyAttributes) -> None:
