@@ -558,9 +558,15 @@ class FrontEndFuzzer:
 @contextmanager
 def fuzzer(seed: int, vectors: Path | None, directory: Path | None = None) -> Iterator[FrontEndFuzzer]:
     """A fuzzer on a fresh in-process pipeline (in `directory`, else a temporary one), its keys prepared."""
-    with (
-        tempfile.TemporaryDirectory(prefix="ptm-fuzz-", dir="/tmp") as scratch,
-        in_process_pipeline(directory or Path(scratch), AUTHENTICATORS, body_len_limit=BODY_LEN_LIMIT) as pipeline,
-    ):
-        prepare(pipeline)
-        yield FrontEndFuzzer(pipeline, seed, vectors)
+    service_logger = logging.getLogger("refimpl")
+    level = service_logger.level
+    service_logger.setLevel(logging.ERROR)  # the Direct authenticator's start-up warning is not a finding
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="ptm-fuzz-", dir="/tmp") as scratch,
+            in_process_pipeline(directory or Path(scratch), AUTHENTICATORS, body_len_limit=BODY_LEN_LIMIT) as pipeline,
+        ):
+            prepare(pipeline)
+            yield FrontEndFuzzer(pipeline, seed, vectors)
+    finally:
+        service_logger.setLevel(level)

@@ -86,7 +86,7 @@ class LoadReport:
         ]
 
 
-def _verify_locally(public_key: bytes, digest: bytes, signature: bytes) -> bool:
+def verify_locally(public_key: bytes, digest: bytes, signature: bytes) -> bool:
     key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public_key)
     half = len(signature) // 2
     der = encode_dss_signature(int.from_bytes(signature[:half]), int.from_bytes(signature[half:]))
@@ -153,7 +153,7 @@ class LoadClient:
         elif kind == "sign":
             digest = hashlib.sha256(self.rng.randbytes(16)).digest()
             signature = self.timed(kind, lambda: client.psa_sign_hash("load-key", digest, ECDSA))
-            self.check(_verify_locally(self.public_key, digest, signature), "a signature does not verify")
+            self.check(verify_locally(self.public_key, digest, signature), "a signature does not verify")
             self.signature = (digest, signature)
         elif kind == "verify":
             digest, signature = self.signature
