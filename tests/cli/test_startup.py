@@ -66,7 +66,6 @@ def parsec_tm(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 NOT_YET_LIGHT = {
-    "threat_model": "imports dataflow.graph, dataflow.queries and dataflow.report (networkx, jinja2) at module top",
     "fuzz": "register() imports parsec_tm.conformance.settings (Hypothesis) for DEFAULT_STEPS",
 }
 """Command groups whose owners have still to move heavy imports into their handlers; the whole parser waits on them."""
