@@ -120,3 +120,21 @@ def test_two_flows_on_one_edge_are_refused(catalogue: Catalogue) -> None:
     flows = [*PARSEC_FLOWS, replace(PARSEC_FLOWS[0], id="client_request_again")]
     with pytest.raises(CatalogueError, match="is already flow 'client_request'"):
         build_graph(catalogue, PARSEC_NODES, flows)
+
+
+@pytest.mark.parametrize(
+    ("configuration", "has_identity_provider", "has_spiffe"),
+    [("all", True, True), ("GNRC", True, False), ("DSPC", True, False), ("DRCT", False, False), ("JWTS", True, True)],
+)
+def test_the_current_revision_draws_the_components_of_each_configuration(
+    current: Catalogue, configuration: str, has_identity_provider: bool, has_spiffe: bool
+) -> None:
+    graph = build_graph(current.variant(configuration))
+    assert ("identity_provider" in graph, "spiffe_implementation" in graph) == (has_identity_provider, has_spiffe)
+    if has_spiffe:
+        assert flows_of_attacker(graph, "A12") == [("authenticator", "spiffe_implementation")]
+        assert flows_of_attacker(graph, "A13") == [("spiffe_implementation", "authenticator")]
+
+
+def test_the_seed_graph_has_no_spiffe_implementation(graph: nx.DiGraph) -> None:
+    assert "spiffe_implementation" not in graph

@@ -198,3 +198,69 @@ def test_the_catalogue_option_reads_another_file(
     threats = threats_json(["--catalogue", str(write_catalogue(document)), "--attacker", "A1"], capsys)
     assert threats[0]["description"] == "A rewritten row."
     assert catalogue.threat("A1-S-1").description != "A rewritten row."
+
+
+@pytest.mark.parametrize(
+    ("variant", "rows"), [(None, 79), ("GNRC", 69), ("DSPC", 68), ("DRCT", 44), ("JWTS", 77), ("jwts", 77)]
+)
+def test_the_current_model_lists_the_rows_of_each_configuration(
+    variant: str | None, rows: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    threats = threats_json(["--model", "current", *(["--variant", variant] if variant else [])], capsys)
+    assert len(threats) == rows
+    if variant:
+        assert all(variant.upper() in t["configurations"] for t in threats)
+
+
+def test_a_row_names_its_configurations_and_loses_its_marker(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = {t["id"]: t for t in threats_json(["--model", "current", "--attacker", "A1"], capsys)}
+    assert rows["A1-S-1"]["configurations"] == ["GNRC", "JWTS"]
+    assert rows["A1-S-1"]["description"].startswith("An attacker uses another client's authentication token.")
+    assert rows["A1-S-3"]["configurations"] == ["DSPC"]
+    assert rows["A1-T-1"]["configurations"] == ["GNRC", "DSPC", "JWTS"]
+
+
+def test_an_asset_that_does_not_apply_leaves_the_configurations_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    dspc = threats_json(["--model", "current", "--variant", "DSPC"], capsys)
+    assert not any({"AS1", "AS2"} & set(t["assets"]) for t in dspc)
+    (a11,) = [t for t in dspc if t["id"] == "A11-I-1"]
+    assert a11["assets"] == ["AS4", "AS5"]
+    assert "AS1, AS2 not applicable in the DSPC" in a11["notes"][0]
+
+
+def test_the_catalogue_option_reads_a_markdown_revision(
+    current_markdown: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from_markdown = threats_json(["--catalogue", str(current_markdown), "--variant", "JWTS"], capsys)
+    assert from_markdown == threats_json(["--model", "current", "--variant", "JWTS"], capsys)
+
+
+def test_model_and_catalogue_exclude_each_other(current_markdown: Path) -> None:
+    parser = argparse.ArgumentParser(prog="parsec-tm")
+    threat_model.register(parser.add_subparsers(dest="command", required=True))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["threats", "--model", "current", "--catalogue", str(current_markdown)])
+
+
+def test_an_unknown_configuration_names_the_defined_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["threats", "--model", "current", "--variant", "with-idp"], capsys)
+    assert code == 2
+    assert "unknown variant 'with-idp'; defined: all, GNRC, DSPC, DRCT, JWTS" in err
+
+
+def test_the_report_is_written_for_a_configuration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["report", "--model", "current", "--variant", "JWTS", "--out", str(tmp_path), "--picture", "none"]
+    code, out, _ = run([*argv, "--format", "json"], capsys)
+    assert (code, json.loads(out)["variant"]) == (0, "JWTS")
+    markdown = (tmp_path / "threat_model.md").read_text(encoding="utf-8")
+    assert "| E | A13-E-1 |" in markdown
+    assert "| S | A1-S-2 |" in markdown and "| S | A1-S-3 |" not in markdown
+
+
+def test_check_lines_pass_on_the_current_model() -> None:
+    passed, lines = catalogue_check_lines(model="current")
+    assert passed, lines
+    assert lines == [
+        "catalogue built-in current: all: 79 threats, GNRC: 69 threats, DSPC: 68 threats, DRCT: 44 threats, "
+        "JWTS: 77 threats; 0 problem(s)"
+    ]
