@@ -1,0 +1,86 @@
+"""Benchmark of following Parsec's threat model across revisions: import two Markdown revisions, diff them.
+
+Measures (wall clock, best of several runs after a cold first run, printed, never asserted) the import of the seed
+(2020-09-21) and of the current revision (2024-03-25) from their Markdown text, the semantic diff of the two, its
+three renderings, and the whole ``parsec-tm diff`` command as a process. The goal is import and diff of two revisions under 1 s together; the figures are noisy on a shared
+machine.
+
+    .venv/bin/python bench/bench_diff.py [--repeat 5] [--old FILE] [--new FILE]
+
+Without --old/--new the documents are read from ``$PARSEC_TM_SHARED/seed`` (default ``../shared/seed``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from dataflow.diff import diff_catalogues, render_markdown, render_text
+from dataflow.seed_import import parse_seed
+
+GOAL_SECONDS = 1.0
+Result = TypeVar("Result")
+SHARED = Path(os.environ.get("PARSEC_TM_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+
+
+def timed(action: Callable[[], Result], repeat: int) -> tuple[float, float, Result]:
+    """(first run, best of the following `repeat` runs) in seconds, and the last result."""
+    started = time.perf_counter()
+    result = action()
+    first = time.perf_counter() - started
+    best = first
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = action()
+        best = min(best, time.perf_counter() - started)
+    return first, best, result
+
+
+def line(name: str, first: float, best: float) -> None:
+    print(f"  {name:<52} first {first * 1000:8.1f} ms   best {best * 1000:8.1f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs after the first")
+    parser.add_argument("--old", type=Path, default=SHARED / "seed" / "parsec_threat_model.md")
+    parser.add_argument("--new", type=Path, default=SHARED / "seed" / "revisions" / "parsec_threat_model.2024-03-25.md")
+    arguments = parser.parse_args()
+    repeat = arguments.repeat
+    old_text = arguments.old.read_text(encoding="utf-8")
+    new_text = arguments.new.read_text(encoding="utf-8")
+
+    print(f"Import and diff: {arguments.old.name} → {arguments.new.name}")
+    first_old, best_old, old = timed(lambda: parse_seed(old_text, arguments.old.name), repeat)
+    line(f"import {arguments.old.name} ({len(old.threats)} threats)", first_old, best_old)
+    first_new, best_new, new = timed(lambda: parse_seed(new_text, arguments.new.name), repeat)
+    line(f"import {arguments.new.name} ({len(new.threats)} threats)", first_new, best_new)
+    first_diff, best_diff, diff = timed(lambda: diff_catalogues(old, new, "old", "new"), repeat)
+    counts = {name: len(s.added) + len(s.removed) + len(s.changed) for name, s in diff.sections.items()}
+    line(f"diff ({sum(counts.values())} entries differ)", first_diff, best_diff)
+    first, best, _ = timed(lambda: render_text(diff), repeat)
+    line("render text", first, best)
+    first, best, _ = timed(lambda: render_markdown(diff), repeat)
+    line("render Markdown", first, best)
+    first, best, _ = timed(lambda: json.dumps(diff.to_document()), repeat)
+    line("render JSON", first, best)
+    command = [sys.executable, "-m", "parsec_tm", "diff", str(arguments.old), str(arguments.new), "--format", "json"]
+    first, best, _ = timed(lambda: subprocess.run(command, check=True, capture_output=True), min(repeat, 2))
+    line("`parsec-tm diff OLD NEW` as a process (start-up included)", first, best)
+    cold = first_old + first_new + first_diff
+    warm = best_old + best_new + best_diff
+    print(
+        f"  import both + diff: cold {cold:.3f} s, best {warm:.3f} s; goal {GOAL_SECONDS:.0f} s "
+        f"({GOAL_SECONDS / cold:.0f}x headroom cold, {GOAL_SECONDS / warm:.0f}x best)"
+    )
+
+
+if __name__ == "__main__":
+    main()
