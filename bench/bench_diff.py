@@ -2,8 +2,8 @@
 
 Measures (wall clock, best of several runs after a cold first run, printed, never asserted) the import of the seed
 (2020-09-21) and of the current revision (2024-03-25) from their Markdown text, the semantic diff of the two, its
-three renderings, and the whole ``parsec-tm diff`` command as a process. The goal is import and diff of two revisions under 1 s together; the figures are noisy on a shared
-machine.
+three renderings, and the whole ``parsec-tm diff`` command as a process. The goal is import and diff of two
+revisions under 1 s together; the figures are noisy on a shared machine.
 
     .venv/bin/python bench/bench_diff.py [--repeat 5] [--old FILE] [--new FILE]
 
