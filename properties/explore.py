@@ -97,12 +97,19 @@ class _Names:
 class Alphabet:
     """Every operation of the open transitions, instantiated over a scope (key IDs: those of the state)."""
 
-    def __init__(self, scope: SearchScope, variant: VariantName, mitigations: frozenset[str]) -> None:
+    def __init__(
+        self,
+        scope: SearchScope,
+        variant: VariantName,
+        mitigations: frozenset[str],
+        excluded: frozenset[type[Operation]] = frozenset(),
+    ) -> None:
         self.scope = scope
         open_classes = [
             operation
             for operation, spec in REGISTRY.items()
             if spec.is_open(variant, mitigations)
+            and operation not in excluded
             and (not issubclass(operation, Request) or operation in scope.requests)
         ]
         self.classes = sorted(open_classes, key=self._order)
@@ -172,10 +179,15 @@ def explore(
     targets: tuple[Invariant, ...] = INVARIANTS,
     depth: int = SEARCH_DEPTH,
     scope: SearchScope | None = None,
+    excluded: frozenset[type[Operation]] = frozenset(),
 ) -> dict[str, Counterexample]:
-    """A shortest run breaking each invariant of `targets` within `depth` steps, when there is one."""
+    """A shortest run breaking each invariant of `targets` within `depth` steps, when there is one.
+
+    `excluded` transitions are left out of the runs even when open (so that a run opened by one capability cannot
+    borrow the harm of another the same mitigation opens).
+    """
     scope = scope or SearchScope()
-    alphabet = Alphabet(scope, variant, mitigations)
+    alphabet = Alphabet(scope, variant, mitigations, excluded)
     initial = scope.initial_state(variant)
     parents: dict[tuple[State, bool], tuple[tuple[State, bool], Operation] | None] = {(initial, False): None}
     frontier = [(initial, False)]
@@ -206,7 +218,9 @@ def explore(
             break
         frontier = next_frontier
     return {
-        invariant_id: Counterexample(invariant_id, variant, initial, mitigations, run(initial, path, mitigations))
+        invariant_id: Counterexample(
+            invariant_id, variant, initial, mitigations, run(initial, path, mitigations, also=targets)
+        )
         for invariant_id, path in found.items()
     }
 

@@ -21,24 +21,47 @@ the invariant stays proved unless one of the transitions it opens fails that che
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import z3
 
 from model.nouns import VariantName
-from model.symbolic import Expr, SymState, SymStep, Universe, fresh_state, initial_sym_state, unbounded_universe
-from model.transitions import seed_mitigations
+from model.operations import Operation
+from model.symbolic import (
+    Expr,
+    Opt,
+    Params,
+    SymState,
+    SymStep,
+    Universe,
+    fresh_state,
+    initial_sym_state,
+    unbounded_universe,
+)
+from model.transitions import REGISTRY, seed_mitigations
+from properties.bmc import confirm
+from properties.explore import SEARCH_DEPTH, explore
 from properties.invariants import LEMMAS, Invariant
 from properties.system import Instance, open_instances
+from properties.traces import Counterexample
 
-ProofStatus = Literal["proved", "failed", "unknown"]
+ProofStatus = Literal["proved", "checked-concretely", "failed", "unconfirmed", "unknown"]
+"""- proved: initiation and consecution hold for every open transition (unsat), for any number of tenants and keys;
+- checked-concretely: the invariant has no Z3 form; only a bounded search of concrete runs looked for a violation;
+- failed: a check is sat and a concrete run breaking the invariant was found and confirmed by the Z3 twin;
+- unconfirmed: a check is sat, but no such run was found, or Z3 did not confirm the one found (the lemmas may be too
+  weak, the run longer than the search, or the twin may disagree with the model);
+- unknown: the solver gave up on some check (timeout) and none was sat."""
+
 QUERY_TIMEOUT_MS = 10_000
 
 
 @dataclass(frozen=True)
 class ProofResult:
-    """The outcome of one invariant's proof in one deployment."""
+    """The outcome of one invariant's proof in one deployment, with the evidence behind a status other than
+    proved: the failing checks, Z3's model of the first one (`z3_model`: the transition's parameters, rendered),
+    and the shortest concrete run found that breaks the invariant."""
 
     invariant: str
     variant: VariantName
@@ -46,6 +69,9 @@ class ProofResult:
     seconds: float
     lemmas: tuple[str, ...]
     failing_checks: tuple[str, ...] = ()
+    reason: str = ""
+    z3_model: tuple[tuple[str, str], ...] = ()
+    counterexample: Counterexample | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -55,6 +81,9 @@ class ProofResult:
             "seconds": round(self.seconds, 4),
             "strengthening": list(self.lemmas),
             "failing_checks": list(self.failing_checks),
+            "reason": self.reason,
+            "z3_model": {name: value for name, value in self.z3_model},
+            "counterexample": self.counterexample.to_dict() if self.counterexample is not None else None,
         }
 
 
@@ -90,16 +119,25 @@ def encode_system(variant: VariantName, mitigations: frozenset[str] | None = Non
     )
 
 
-def _refute(*facts: Expr, timeout_ms: int = QUERY_TIMEOUT_MS) -> z3.CheckSatResult:
+@dataclass(frozen=True)
+class Verdict:
+    """One query's answer, and the solver's model when it is sat."""
+
+    result: z3.CheckSatResult
+    model: z3.ModelRef | None = None
+
+
+def _refute(*facts: Expr, timeout_ms: int = QUERY_TIMEOUT_MS) -> Verdict:
     solver = z3.Solver()
-    solver.set("timeout", timeout_ms)
+    solver.set("timeout", max(1, timeout_ms))
     solver.add(*facts)
-    return solver.check()
+    result = solver.check()
+    return Verdict(result, solver.model() if result == z3.sat else None)
 
 
 def _consecution(
     invariant: Invariant, system: SystemEncoding, instance: Instance, step: SymStep, timeout_ms: int = QUERY_TIMEOUT_MS
-) -> z3.CheckSatResult:
+) -> Verdict:
     """L(s) ∧ T(s, s') ⇒ L(s') ∧ P: unsat when `instance` preserves the strengthened invariant."""
     u, variant, pre = system.universe, system.variant, system.pre
     lemmas = invariant.lemmas_for(variant)
@@ -119,7 +157,12 @@ def _read_only(
     return reads, writes
 
 
-def _reads_preserve(invariant: Invariant, system: SystemEncoding, reads: list[tuple[Instance, SymStep]]) -> bool:
+def _reads_preserve(
+    invariant: Invariant,
+    system: SystemEncoding,
+    reads: list[tuple[Instance, SymStep]],
+    timeout_ms: int = QUERY_TIMEOUT_MS,
+) -> bool:
     """Steps that leave the state as it is preserve the lemmas trivially; their step invariant is checked in one
     query over all of them."""
     if invariant.step_formula is None or not reads:
@@ -131,7 +174,7 @@ def _reads_preserve(invariant: Invariant, system: SystemEncoding, reads: list[tu
         z3.And(choice == j, step.guard, z3.Not(invariant.step_formula(u, pre, step.effects, step.post)))
         for j, (_, step) in enumerate(reads)
     ]
-    return bool(_refute(assumed, z3.Or(broken)) == z3.unsat)
+    return bool(_refute(assumed, z3.Or(broken), timeout_ms=timeout_ms).result == z3.unsat)
 
 
 def breaks_proof(
@@ -140,34 +183,140 @@ def breaks_proof(
     """Whether some of `instances` (transitions outside `system`) fails the consecution check of `invariant`."""
     u, pre = system.universe, system.pre
     reads, writes = _read_only(system, [(i, i.apply(u, pre, i.params(u, "x"))) for i in instances])
-    if not _reads_preserve(invariant, system, reads):
+    if not _reads_preserve(invariant, system, reads, timeout_ms):
         return True
-    return any(_consecution(invariant, system, instance, step, timeout_ms) != z3.unsat for instance, step in writes)
+    return any(
+        _consecution(invariant, system, instance, step, timeout_ms).result != z3.unsat for instance, step in writes
+    )
 
 
-def prove(invariant: Invariant, system: SystemEncoding) -> ProofResult:
-    """Prove `invariant` inductive over the encoded transition system."""
+def prove(invariant: Invariant, system: SystemEncoding, timeout_ms: int = QUERY_TIMEOUT_MS) -> ProofResult:
+    """Prove `invariant` inductive over the encoded transition system; on failure, look for the evidence."""
     started = time.perf_counter()
     u, variant, pre = system.universe, system.variant, system.pre
-    verdicts: dict[str, z3.CheckSatResult] = {}
+    lemmas = invariant.lemmas_for(variant)
+    if not invariant.has_z3_form:
+        return _checked_concretely(invariant, system, started)
+    verdicts: dict[str, Verdict] = {}
     init = initial_sym_state(u, variant)
-    initiation = [system.init_lemmas[name] for name in invariant.lemmas_for(variant)]
+    initiation = [system.init_lemmas[name] for name in lemmas]
     if invariant.state_formula is not None:
         initiation.append(invariant.state_formula(u, init))
-    verdicts["initiation"] = _refute(z3.Not(z3.And(initiation)))
-    assumed = z3.And([system.pre_lemmas[name] for name in invariant.lemmas_for(variant)])
+    verdicts["initiation"] = _refute(z3.Not(z3.And(initiation)), timeout_ms=timeout_ms)
+    assumed = z3.And([system.pre_lemmas[name] for name in lemmas])
     if invariant.state_formula is not None:
-        verdicts["lemmas imply the invariant"] = _refute(assumed, z3.Not(invariant.state_formula(u, pre)))
+        verdicts["lemmas imply the invariant"] = _refute(
+            assumed, z3.Not(invariant.state_formula(u, pre)), timeout_ms=timeout_ms
+        )
     reads, writes = _read_only(system, list(system.steps))
-    checked_one_by_one = writes if _reads_preserve(invariant, system, reads) else list(system.steps)
+    preserved = _reads_preserve(invariant, system, reads, timeout_ms)
+    checked_one_by_one = writes if preserved else list(system.steps)
     for instance, step in checked_one_by_one:
-        verdicts[instance.label] = _consecution(invariant, system, instance, step)
-    failing = tuple(label for label, verdict in verdicts.items() if verdict != z3.unsat)
-    status: ProofStatus = "proved"
-    if any(verdicts[label] == z3.sat for label in failing):
+        verdicts[instance.label] = _consecution(invariant, system, instance, step, timeout_ms)
+    failing = tuple(label for label, verdict in verdicts.items() if verdict.result != z3.unsat)
+    sat = [label for label in failing if verdicts[label].result == z3.sat]
+    if not failing:
+        return ProofResult(invariant.id, variant, "proved", time.perf_counter() - started, lemmas)
+    if not sat:
+        reason = f"the solver gave up (timeout of {timeout_ms / 1000:g} s per query) on: {', '.join(failing)}"
+        return ProofResult(
+            invariant.id, variant, "unknown", time.perf_counter() - started, lemmas, failing, reason=reason
+        )
+    instances = {instance.label: instance for instance, _ in system.steps}
+    z3_model = _relevant_model(system, instances.get(sat[0]), verdicts[sat[0]])
+    counterexample = _witness(invariant, variant, [instances[label] for label in sat if label in instances])
+    status: ProofStatus
+    if counterexample is not None and counterexample.confirmed and counterexample.confirmed_by_z3:
         status = "failed"
-    elif failing:
-        status = "unknown"
+        reason = (
+            f"the inductive step fails at {', '.join(sat)}; a run of {len(counterexample.steps)} steps breaks the "
+            "invariant, confirmed by the Z3 twin"
+        )
+    elif counterexample is not None:
+        status = "unconfirmed"
+        reason = (
+            f"the inductive step fails at {', '.join(sat)}; the run found breaks the invariant concretely but the "
+            "Z3 twin does NOT confirm it: the model and its twin disagree"
+        )
+    else:
+        status = "unconfirmed"
+        reason = (
+            f"the inductive step fails at {', '.join(sat)}, but no run of at most {SEARCH_DEPTH} steps in the search "
+            "scope breaks the invariant: it may hold but need a stronger lemma, or the violation needs a longer run"
+        )
     return ProofResult(
-        invariant.id, variant, status, time.perf_counter() - started, invariant.lemmas_for(variant), failing
+        invariant.id,
+        variant,
+        status,
+        time.perf_counter() - started,
+        lemmas,
+        failing,
+        reason=reason,
+        z3_model=z3_model,
+        counterexample=counterexample,
     )
+
+
+def _checked_concretely(invariant: Invariant, system: SystemEncoding, started: float) -> ProofResult:
+    """An invariant without a Z3 form: say so, and look for a short concrete run that breaks it."""
+    found = explore(system.variant, seed_mitigations(), _all_operations(), (invariant,))
+    counterexample = found.get(invariant.id)
+    lemmas = invariant.lemmas_for(system.variant)
+    if counterexample is not None:
+        reason = f"no Z3 form, but a concrete run of {len(counterexample.steps)} steps breaks it (not checked by Z3)"
+        return ProofResult(
+            invariant.id,
+            system.variant,
+            "failed" if counterexample.confirmed else "unconfirmed",
+            time.perf_counter() - started,
+            lemmas,
+            reason=reason,
+            counterexample=counterexample,
+        )
+    reason = (
+        f"no Z3 form (state_formula or step_formula), so nothing is proved: only runs of at most {SEARCH_DEPTH} "
+        "steps in the search scope were checked; add a Z3 formula to prove it"
+    )
+    return ProofResult(
+        invariant.id, system.variant, "checked-concretely", time.perf_counter() - started, lemmas, reason=reason
+    )
+
+
+def _all_operations() -> frozenset[type[Operation]]:
+    return frozenset(REGISTRY)
+
+
+def _witness(invariant: Invariant, variant: VariantName, failing: list[Instance]) -> Counterexample | None:
+    """The shortest concrete run through one of the failing transitions that breaks `invariant`, checked by Z3."""
+    if not failing:
+        return None
+    opened = frozenset(instance.operation for instance in failing)
+    found = explore(variant, seed_mitigations(), opened, (invariant,))
+    counterexample = found.get(invariant.id)
+    if counterexample is None:
+        return None
+    return replace(counterexample, confirmed_by_z3=confirm(counterexample))
+
+
+def _relevant_model(system: SystemEncoding, instance: Instance | None, verdict: Verdict) -> tuple[tuple[str, str], ...]:
+    """The part of Z3's model of a failing check a reader needs: the values of the transition's parameters."""
+    model = verdict.model
+    if model is None or instance is None:
+        return ()
+    params = instance.params(system.universe, "x")
+
+    def flatten(prefix: str, values: Params) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for name, value in values.values.items():
+            path = f"{prefix}{name}"
+            if isinstance(value, Params):
+                out += flatten(f"{path}.", value)
+            elif isinstance(value, Opt):
+                present = model.eval(value.present, model_completion=True)
+                shown = str(model.eval(value.value, model_completion=True)) if z3.is_true(present) else "none"
+                out.append((path, shown))
+            else:
+                out.append((path, str(model.eval(value, model_completion=True))))
+        return out
+
+    return (("transition", instance.label), *flatten("", params))

@@ -48,6 +48,26 @@ class Invariant:
     holds_in_state: Callable[[State], bool] | None = None
     holds_for_step: Callable[[State, Outcome, State], bool] | None = None
 
+    def __post_init__(self) -> None:
+        if self.holds_in_state is None and self.holds_for_step is None:
+            raise ValueError(
+                f"invariant {self.id!r} has no concrete form: give holds_in_state (a predicate on a State) or "
+                "holds_for_step (on pre-state, Outcome, post-state), so that counterexamples can be replayed"
+            )
+        if (self.holds_in_state is None) != (self.state_formula is None) and self.has_z3_form:
+            raise ValueError(
+                f"invariant {self.id!r}: its Z3 form and its concrete form must be of the same kind (state_formula "
+                "with holds_in_state, step_formula with holds_for_step)"
+            )
+        unknown = [name for name in (*self.lemmas, *self.idp_lemmas) if name not in LEMMAS]
+        if unknown:
+            raise ValueError(f"invariant {self.id!r} names unknown lemmas: {', '.join(unknown)}")
+
+    @property
+    def has_z3_form(self) -> bool:
+        """Whether the invariant can be proved: without a Z3 formula only its concrete form can be checked."""
+        return self.state_formula is not None or self.step_formula is not None
+
     def lemmas_for(self, variant: VariantName) -> tuple[str, ...]:
         """The strengthening in `variant`: the identity lemmas matter only where tokens exist."""
         return self.lemmas + (self.idp_lemmas if variant == "with-idp" else ())
@@ -408,10 +428,10 @@ def invariant(invariant_id: str) -> Invariant:
     raise KeyError(invariant_id)
 
 
-def violated_by(pre: State, outcome: Outcome, post: State) -> tuple[str, ...]:
-    """IDs of the invariants a concrete step breaks (state invariants are checked on `post`)."""
+def violated_by(pre: State, outcome: Outcome, post: State, also: tuple[Invariant, ...] = ()) -> tuple[str, ...]:
+    """IDs of the invariants (`INVARIANTS` and `also`) a concrete step breaks (state invariants on `post`)."""
     broken = []
-    for inv in INVARIANTS:
+    for inv in (*INVARIANTS, *(a for a in also if a not in INVARIANTS)):
         if (inv.holds_in_state is not None and not inv.holds_in_state(post)) or (
             inv.holds_for_step is not None and not inv.holds_for_step(pre, outcome, post)
         ):

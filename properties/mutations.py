@@ -6,8 +6,10 @@ For mitigation X in a deployment, "removing X" opens the transitions X blocks (`
    also blocked by another mitigation still in force); mitigations the model deliberately leaves out get
    "outside-model" with the reason;
 2. for each opened capability, explicit-state bounded model checking (`properties.explore`) looks for the shortest
-   run of at most `SEARCH_DEPTH` steps in which that capability breaks each invariant; each run found is confirmed
-   by the Z3 twin (`properties.bmc.confirm`);
+   run of at most `SEARCH_DEPTH` steps in which that capability breaks each invariant, with the other capabilities
+   the mitigation opens left out (so the harm a trace shows is done by the capability it is filed under); then, for
+   the invariants no capability breaks alone, one search with all of them together; each run found is confirmed
+   by the Z3 twin (`properties.bmc.confirm`), and the verdict names the capabilities its runs actually use;
 3. for each invariant no run breaks, the consecution check of its inductive proof is re-run on the opened
    transitions (`properties.induction.breaks_proof`): if it passes, the invariant stays proved for any number of
    steps, tenants and keys; if not, it holds only as far as the bounded search went.
@@ -17,7 +19,7 @@ A counterexample is reported with its trace and the seed threat rows its attack 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from dataflow.catalogue import load_catalogue
@@ -26,7 +28,7 @@ from model.transitions import REGISTRY, seed_mitigations
 from properties.bmc import confirm
 from properties.explore import SEARCH_DEPTH, SearchScope, explore
 from properties.induction import SystemEncoding, breaks_proof
-from properties.invariants import INVARIANTS
+from properties.invariants import INVARIANTS, Invariant
 from properties.system import open_instances
 from properties.traces import Counterexample
 
@@ -50,13 +52,18 @@ OUTSIDE_MODEL: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Finding:
-    """What one opened capability does to the invariants: runs that break some, and those whose proof it defeats
-    without a run breaking them within the bound."""
+    """What one opened capability does to the invariants: runs that break some (searched with the other
+    capabilities the mitigation opens left out, so the harm is this capability's), and those whose proof it defeats
+    without a run breaking them within the bound. `capability` is None for runs that need several opened
+    capabilities together."""
 
-    capability: str
+    capability: str | None
     counterexamples: tuple[Counterexample, ...]
-    confirmed_by_z3: tuple[bool, ...]
     unproved: tuple[str, ...]
+
+    @property
+    def confirmed_by_z3(self) -> tuple[bool, ...]:
+        return tuple(bool(c.confirmed_by_z3) for c in self.counterexamples)
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,21 @@ class MutationVerdict:
         return tuple(dict.fromkeys(t for c in self.counterexamples for t in c.threats))
 
     @property
+    def capabilities(self) -> tuple[str, ...]:
+        """The attacker capabilities the counterexamples actually use (not merely those the mitigation opens)."""
+        return tuple(dict.fromkeys(cap for c in self.counterexamples for cap in c.capabilities))
+
+    @property
+    def opened(self) -> tuple[str, ...]:
+        """The capabilities removing the mitigation opens."""
+        return tuple(f.capability for f in self.findings if f.capability is not None)
+
+    @property
+    def all_confirmed(self) -> bool:
+        """Whether every counterexample breaks its invariant concretely and is confirmed by the Z3 twin."""
+        return all(c.confirmed and c.confirmed_by_z3 for c in self.counterexamples)
+
+    @property
     def shortest(self) -> Counterexample | None:
         return min(self.counterexamples, key=lambda c: len(c.steps), default=None)
 
@@ -88,19 +110,24 @@ class MutationVerdict:
             "variant": self.variant,
             "status": self.status,
             "threats": list(self.threats),
-            "trace": shortest.lines() if shortest is not None else [],
+            "capabilities": list(self.capabilities),
+            "opened": list(self.opened),
+            "confirmed": self.all_confirmed,
             "reason": self.reason,
+            "trace": shortest.to_dict() if shortest is not None else None,
             "violations": [
                 {
-                    "capability": finding.capability,
+                    "capability": finding.capability or " + ".join(counterexample.capabilities),
                     "invariant": counterexample.invariant,
                     "threats": list(counterexample.threats),
-                    "trace": counterexample.lines(),
-                    "confirmed_by_z3": confirmed,
+                    "capabilities": list(counterexample.capabilities),
+                    "confirmed_by_z3": counterexample.confirmed_by_z3,
+                    "trace": counterexample.to_dict(),
                 }
                 for finding in self.findings
-                for counterexample, confirmed in zip(finding.counterexamples, finding.confirmed_by_z3, strict=True)
+                for counterexample in finding.counterexamples
             ],
+            "unproved": sorted({i for f in self.findings for i in f.unproved}),
         }
 
 
@@ -131,7 +158,13 @@ def _closed_reason(mitigation: str, variant: VariantName) -> str:
     return "no transition of the model is gated by it"
 
 
-def verdict(mitigation: str, system: SystemEncoding, scope: SearchScope | None = None) -> MutationVerdict:
+def verdict(
+    mitigation: str,
+    system: SystemEncoding,
+    scope: SearchScope | None = None,
+    invariants: tuple[Invariant, ...] = INVARIANTS,
+    timeout_ms: int = 2_000,
+) -> MutationVerdict:
     """Remove `mitigation` from the seed's mitigations in `system`'s deployment and judge the effect."""
     variant = system.variant
     if mitigation in OUTSIDE_MODEL:
@@ -143,31 +176,51 @@ def verdict(mitigation: str, system: SystemEncoding, scope: SearchScope | None =
     opened = tuple(i for i in open_instances(variant, in_force) if i not in baseline)
     if not opened:
         return MutationVerdict(mitigation, variant, "no-effect", _closed_reason(mitigation, variant))
+    targets = tuple(inv for inv in invariants if inv.has_z3_form)
+    capabilities = tuple(dict.fromkeys(i.operation for i in opened))
     findings = []
-    for capability in dict.fromkeys(i.operation for i in opened):
+    broken: set[str] = set()
+    for capability in capabilities:
+        others = frozenset(capabilities) - {capability}
+        found = explore(variant, in_force, frozenset({capability}), targets, scope=scope, excluded=others)
+        counterexamples = tuple(_confirmed(c) for c in found.values())
+        broken |= set(found)
         instances = tuple(i for i in opened if i.operation is capability)
-        found = explore(variant, in_force, frozenset({capability}), INVARIANTS, scope=scope)
-        counterexamples = tuple(found.values())
-        unproved = tuple(inv.id for inv in INVARIANTS if inv.id not in found and breaks_proof(inv, system, instances))
-        findings.append(Finding(capability.__name__, counterexamples, tuple(map(confirm, counterexamples)), unproved))
+        unproved = tuple(
+            inv.id for inv in targets if inv.id not in found and breaks_proof(inv, system, instances, timeout_ms)
+        )
+        findings.append(Finding(capability.__name__, counterexamples, unproved))
+    if len(capabilities) > 1:
+        rest = tuple(inv for inv in targets if inv.id not in broken)
+        together = explore(variant, in_force, frozenset(capabilities), rest, scope=scope) if rest else {}
+        if together:
+            findings.append(Finding(None, tuple(_confirmed(c) for c in together.values()), ()))
     return _judge(mitigation, variant, tuple(findings))
 
 
+def _confirmed(counterexample: Counterexample) -> Counterexample:
+    return replace(counterexample, confirmed_by_z3=confirm(counterexample))
+
+
 def _judge(mitigation: str, variant: VariantName, findings: tuple[Finding, ...]) -> MutationVerdict:
-    capabilities = ", ".join(f.capability for f in findings)
+    opened = ", ".join(f.capability for f in findings if f.capability is not None)
     if any(f.counterexamples for f in findings):
-        broken = sorted({c.invariant for f in findings for c in f.counterexamples})
-        reason = f"without it, {capabilities} break {', '.join(broken)}"
+        harms = []
+        for finding in findings:
+            for counterexample in finding.counterexamples:
+                used = " + ".join(counterexample.capabilities) or "honest requests alone"
+                harms.append(f"{counterexample.invariant} broken by {used}")
+        reason = f"without it: {'; '.join(dict.fromkeys(harms))}"
         return MutationVerdict(mitigation, variant, "counterexample", reason, findings)
     unwitnessed = sorted({i for f in findings for i in f.unproved})
     if not unwitnessed:
         reason = (
-            f"the capabilities it blocks ({capabilities}) preserve every invariant: all stay proved inductive "
+            f"the capabilities it blocks ({opened}) preserve every invariant: all stay proved inductive "
             "(unbounded) with it removed"
         )
     else:
         reason = (
-            f"the capabilities it blocks ({capabilities}) defeat the inductive proof of {', '.join(unwitnessed)}, but "
+            f"the capabilities it blocks ({opened}) defeat the inductive proof of {', '.join(unwitnessed)}, but "
             f"no run of at most {SEARCH_DEPTH} steps in the search scope breaks them"
         )
     return MutationVerdict(mitigation, variant, "no-effect", reason, findings)

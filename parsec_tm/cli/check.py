@@ -60,15 +60,10 @@ def check_proofs() -> StageResult:
     from properties.prove import run_all
 
     report = run_all()
-    failures = [
-        f"invariant {result.invariant} ({result.variant}): {result.status}"
-        + (f" — failing: {', '.join(result.failing_checks)}" if result.failing_checks else "")
-        for result in report.invariants
-        if result.status != "proved"
-    ]
+    failures = list(report.problems)
     verdicts = Counter(mutation.status for mutation in report.mutations)
     verdict_counts = ", ".join(f"{count} {status}" for status, count in sorted(verdicts.items()))
-    proved = len(report.invariants) - len(failures)
+    proved = sum(result.status == "proved" for result in report.invariants)
     summary = f"{proved}/{len(report.invariants)} invariants proved; mitigation verdicts: {verdict_counts}"
     return StageResult("proofs", summary, failures, data=report.to_dict())
 

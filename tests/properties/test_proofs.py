@@ -42,8 +42,9 @@ def test_the_strengthening_is_needed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(LEMMAS, "itself", Lemma("itself", distinct.statement, lambda u, s, v: formula(u, s)))
     alone = replace(distinct, lemmas=("itself",))
     result = prove(alone, encode_system("no-idp"))
-    assert result.status == "failed"
-    assert "GenerateKey" in result.failing_checks
+    assert result.status == "unconfirmed", "true but not inductive: no run breaks it, so it must not say failed"
+    assert "GenerateKey" in result.failing_checks and result.counterexample is None
+    assert dict(result.z3_model)["transition"] == "GenerateKey"
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -74,6 +75,8 @@ def test_without_orphan_recovery_a_crash_breaks_mapping_integrity(monkeypatch: p
     integrity = invariant("mapping-integrity")
     result = prove(integrity, encode_system("no-idp"))
     assert result.status == "failed" and "Restart" in result.failing_checks
+    assert result.counterexample is not None and result.counterexample.confirmed_by_z3
+    assert [type(s.operation) for s in result.counterexample.steps] == [CrashAfterProviderWrite, Restart]
     found = explore("no-idp", seed_mitigations(), frozenset({CrashAfterProviderWrite}), (integrity,))
     steps = [type(s.operation) for s in found["mapping-integrity"].steps]
     assert steps == [CrashAfterProviderWrite, Restart]
