@@ -9,9 +9,14 @@ request header's auth type, and ListAuthenticators lists them all in config orde
 key-storing provider sweeps its store (mappings whose key is gone are dropped, keys no mapping names are
 destroyed), so a crash between two steps of a key's creation or destruction orphans nothing.
 
-Signals (Parsec's behaviour): SIGHUP finishes the in-flight requests, drops the whole pipeline, re-reads the config
-and rebuilds everything, socket included; an invalid config on reload stops the service, as Parsec aborts, with the
-reason logged. SIGTERM and SIGINT finish the in-flight requests and exit 0. Running as root is refused unless
+Signals: SIGHUP finishes the in-flight requests, drops the whole pipeline, re-reads the config and rebuilds
+everything, socket included (Parsec's behaviour). A bad reload does not take the service down — a difference from
+Parsec, which exits (status 2) when the re-read config is invalid: as nginx and HAProxy do, the service logs one
+ERROR naming the key to fix and keeps serving with the configuration in force (an invalid file is found before
+anything is stopped; a file that is valid but cannot be built — a provider that fails to start, a socket path
+that cannot be bound — is found after, and the configuration in force is then built again). The next SIGHUP with
+a good file applies it. Keys and mappings are never touched by either path. SIGTERM and SIGINT finish the in-flight
+requests and exit 0. Running as root is refused unless
 `allow_root = true`. `log_level` is applied at start only, as in Parsec. Signals are taken with `sigwait` on the
 main thread (blocked everywhere else), so no handler runs in the middle of a request.
 
@@ -241,6 +246,8 @@ class Service:
         self.pipeline: Pipeline | None = None
         self.listener: DomainSocketListener | None = None
         self.workers: WorkerProcesses | None = None
+        self.config: Config | None = None
+        """The configuration in force: the last one that was built and started."""
 
     def start(self) -> None:
         """Load and check the config, set up logging, build and start the pipeline."""
@@ -252,16 +259,43 @@ class Service:
         log.info("Parsec is ready.")
         sd_notify("READY=1")
 
-    def reload(self) -> None:
-        """SIGHUP: finish in-flight requests, drop everything, rebuild from the re-read config."""
+    def reload(self) -> bool:
+        """SIGHUP: finish in-flight requests, drop everything, rebuild from the re-read config. A config that is
+        invalid, or cannot be built, is logged (one ERROR naming its key) and the configuration in force is kept
+        or built again: False. ConfigError only if even the configuration in force can no longer be built."""
         sd_notify("RELOADING=1")
         log.info("SIGHUP signal received. Reloading the configuration...")
+        try:
+            config = load_config(self.config_path)
+            check_user(config)
+        except ConfigError as error:
+            self._refuse_reload(error, "nothing was stopped")
+            sd_notify("READY=1")
+            return False
+        in_force = self.config
         self._stop()
-        config = load_config(self.config_path)
-        check_user(config)
-        self._start(config, allow_activation=False)
+        try:
+            self._start(config, allow_activation=False)
+        except ConfigError as error:
+            if in_force is None:
+                raise
+            self._refuse_reload(error, "the configuration in force is started again")
+            self._start(in_force, allow_activation=False)
+            sd_notify("READY=1")
+            return False
         log.info("Parsec configuration reloaded.")
         sd_notify("READY=1")
+        return True
+
+    def _refuse_reload(self, error: ConfigError, what: str) -> None:
+        log.error(
+            "the reloaded configuration %s is invalid, so the service keeps serving with the configuration in force "
+            "(%s); fix %s and send SIGHUP again: %s",
+            self.config_path,
+            what,
+            error.key,
+            error,
+        )
 
     def stop(self) -> None:
         sd_notify("STOPPING=1")
@@ -273,6 +307,14 @@ class Service:
         for warning in config.warnings:
             log.warning("config %s: %s", self.config_path, warning)
         raise_descriptor_limit(config.listener.max_connections * self.processes + DESCRIPTOR_RESERVE)
+        try:
+            self._build(config, allow_activation=allow_activation)
+        except BaseException:
+            self._stop()  # release whatever was opened, so the configuration in force can be started again
+            raise
+        self.config = config
+
+    def _build(self, config: Config, *, allow_activation: bool) -> None:
         if self.processes == 1:
             self.pipeline = build_pipeline(config, allow_activation=allow_activation)
             self.pipeline.start()
@@ -335,7 +377,7 @@ class Service:
                 try:
                     self.reload()
                 except ConfigError as error:
-                    log.error("the reloaded configuration is invalid, so the service stops (as Parsec): %s", error)
+                    log.error("neither the reloaded configuration nor the one in force can be started: %s", error)
                     raise
         finally:
             self._stop()

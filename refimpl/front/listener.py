@@ -153,6 +153,8 @@ def bind_socket(path: Path, mode: int = PARSEC_SOCKET_MODE, gid: int | None = No
         existing = path.lstat().st_mode
     except FileNotFoundError:
         existing = None
+    except OSError as error:  # e.g. a path component that is a file
+        raise ConfigError("listener.socket_path", f"cannot use {path}: {error.strerror}") from None
     if existing is not None:
         if not stat.S_ISSOCK(existing):
             raise ConfigError("listener.socket_path", f"{path} exists and is not a socket; remove it or change it")
