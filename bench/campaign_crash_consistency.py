@@ -26,21 +26,21 @@ from tests.campaigns.parts import PROVIDERS, provider_under_test  # noqa: E402
 from tests.fixtures.service import ServiceOptions, running_services  # noqa: E402
 
 
-def campaign(kind: str, kills: int, max_delay: float, seed: int) -> CrashReport:
+def campaign(kind: str, kills: int, max_delay: float, audit_every: int, seed: int) -> CrashReport:
     with (
         tempfile.TemporaryDirectory(prefix="ptm-crash-") as scratch,
-        provider_under_test(kind, Path(scratch) / "parts") as table,
+        provider_under_test(kind, Path(scratch) / "parts") as part,
         running_services(Path(scratch)) as start,
     ):
-        service = start(ServiceOptions(providers=(table,), log_level="warn"))
+        service = start(ServiceOptions(providers=(part.table,), log_level="warn"))
         bar = None
         if sys.stderr.isatty():
             from tqdm import tqdm
 
             bar = tqdm(total=kills, desc=kind, unit="kill", dynamic_ncols=True, leave=False)
         try:
-            return CrashCampaign(service, kind, PROVIDERS[kind], seed).run(
-                kills, max_delay, bar.update if bar is not None else None
+            return CrashCampaign(service, kind, PROVIDERS[kind], seed, part.tpm).run(
+                kills, max_delay, audit_every, bar.update if bar is not None else None
             )
         finally:
             if bar is not None:
@@ -52,12 +52,15 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=200, help="kill -9 per provider (default 200)")
     parser.add_argument("--providers", default=",".join(PROVIDERS), help="comma-separated: software,pkcs11,tpm")
     parser.add_argument("--max-delay", type=float, default=0.5, help="kill within this many seconds of the start")
+    parser.add_argument(
+        "--audit-every", type=int, default=25, help="stop cleanly and look for orphans every N kills (default 25)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     failed = False
     print(f"Crash-consistency campaign: {args.kills} kill -9 per provider, each within {args.max_delay} s of a start")
     for kind in args.providers.split(","):
-        report = campaign(kind, args.kills, args.max_delay, args.seed)
+        report = campaign(kind, args.kills, args.max_delay, args.audit_every, args.seed)
         print(f"\n{report.summary()}")
         for violation in report.violations[:10]:
             print(f"  - {violation}")

@@ -27,10 +27,10 @@ from tests.fixtures.service import ServiceOptions, running_services  # noqa: E40
 def campaign(kind: str, clients: int, requests: int, pool: int, seed: int) -> LoadReport:
     with (
         tempfile.TemporaryDirectory(prefix="ptm-load-") as scratch,
-        provider_under_test(kind, Path(scratch) / "parts") as table,
+        provider_under_test(kind, Path(scratch) / "parts") as part,
         running_services(Path(scratch)) as start,
     ):
-        service = start(ServiceOptions(providers=(table,), thread_pool_size=pool, log_level="warn"))
+        service = start(ServiceOptions(providers=(part.table,), thread_pool_size=pool, log_level="warn"))
         return run_load(service.endpoint, kind, PROVIDERS[kind], clients, requests, seed)
 
 

@@ -33,13 +33,18 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tpm2_pytss import ESAPI
+from tpm2_pytss.constants import TPM2_CAP, TPM2_HC
+
 from refimpl.client import BasicClient, Direct
 from refimpl.client.basic_client import ClientError, InvalidResponse, ServiceUnreachable
 from refimpl.config import load_config
 from refimpl.ids import ProviderId, Status
 from refimpl.providers.base import KeyStoreProvider
+from refimpl.providers.tpm.context import SRK_HANDLE
 from refimpl.service import build_pipeline
 from tests.campaigns.load import ECDSA, SIGNING_KEY, verify_locally
+from tests.fixtures.real_parts import Swtpm
 from tests.fixtures.service import ServiceHandle
 
 TENANTS = ("crash-a", "crash-b")
@@ -84,8 +89,12 @@ class CrashReport:
     """In-flight requests at the kills, by outcome: "create whole", "create absent", "destroy whole", …"""
     swept_mappings: int = 0
     swept_orphans: int = 0
+    audits: int = 0
     orphans: int | None = 0
+    """Keys the provider stores that no mapping names, summed over the audits (None: it cannot enumerate them)."""
     dangling: int = 0
+    tpm_objects_left: int = 0
+    """Transient objects, and persistent ones other than the storage key, in the TPM after clean stops."""
     violations: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -95,7 +104,10 @@ class CrashReport:
             f"{self.provider}: {self.kills} kills in {self.seconds:.0f} s; {self.keys_created} keys created and "
             f"{self.keys_destroyed} destroyed with an answer; in flight at the kills: {in_flight}; "
             f"the start-up sweeps dropped {self.swept_mappings} dangling mappings and destroyed "
-            f"{self.swept_orphans} orphans; after the last sweep: orphans {orphans}, dangling {self.dangling}; "
+            f"{self.swept_orphans} orphans; {self.audits} audits after a sweep and a clean stop found orphans "
+            f"{orphans}, dangling mappings {self.dangling}"
+            + (f", objects left in the TPM {self.tpm_objects_left}" if self.provider == "tpm" else "")
+            + "; "
             f"{len(self.violations)} violations"
         )
 
@@ -127,8 +139,11 @@ def _signs(client: BasicClient, name: str) -> bool:
 class CrashCampaign:
     """One provider's campaign: the service, the two tenants' knowledge, the random source, the report."""
 
-    def __init__(self, service: ServiceHandle, provider_name: str, provider: ProviderId, seed: int) -> None:
+    def __init__(
+        self, service: ServiceHandle, provider_name: str, provider: ProviderId, seed: int, tpm: Swtpm | None = None
+    ) -> None:
         self.service = service
+        self.tpm = tpm
         self.provider = provider
         self.rng = random.Random(seed)
         self.tenants = [Tenant(name) for name in TENANTS]
@@ -246,24 +261,43 @@ class CrashCampaign:
         for tenant in self.tenants:
             self.check(tenant, number)
 
-    def run(self, kills: int, max_delay: float, progress: Callable[[int], None] | None = None) -> CrashReport:
+    def run(
+        self, kills: int, max_delay: float, audit_every: int = 25, progress: Callable[[int], None] | None = None
+    ) -> CrashReport:
+        """`kills` cycles, an audit every `audit_every` kills and after the last; the service is left stopped."""
         started = time.perf_counter()
         for number in range(1, kills + 1):
             self.cycle(number, max_delay)
+            if number < kills and number % audit_every == 0:
+                self.audit(number)
+                self.service.start()
             if progress is not None:
                 progress(1)
+        self.audit(kills)
         self.report.seconds = time.perf_counter() - started
         self.report.keys_created = sum(tenant.created for tenant in self.tenants)
         self.report.keys_destroyed = sum(tenant.destroys for tenant in self.tenants)
-        self.finish()
-        return self.report
-
-    def finish(self) -> None:
-        """Stop the service cleanly, count what the sweeps removed, and compare provider and mappings unswept."""
-        self.service.stop()
         for match in SWEEP_LINE.finditer(self.service.log_text()):
             self.report.swept_mappings += int(match.group(1))
             self.report.swept_orphans += int(match.group(2))
+        return self.report
+
+    def audit(self, cycle: int) -> None:
+        """Stop the service cleanly and compare what the provider holds with the mappings, without a sweep."""
+        self.service.stop()
+        self.report.audits += 1
+        if self.tpm is not None:  # before anything opens the TPM: a TPM provider's start flushes transients
+            with self.tpm.esapi() as esapi:
+                transient = _handles(esapi, TPM2_HC.TRANSIENT_FIRST)
+                persistent = _handles(esapi, TPM2_HC.PERSISTENT_FIRST)
+            stray = len(transient) + len(set(persistent) - {SRK_HANDLE})
+            self.report.tpm_objects_left += stray
+            if stray:
+                self.violation(
+                    cycle,
+                    f"the TPM holds {len(transient)} transient objects and persistent handles "
+                    f"{[hex(handle) for handle in persistent]} after a clean stop",
+                )
         service_logger = logging.getLogger("refimpl")
         level = service_logger.level
         service_logger.setLevel(logging.ERROR)  # the service's start-up warnings are its log's, not this report's
@@ -276,15 +310,23 @@ class CrashCampaign:
                 if not isinstance(provider, KeyStoreProvider):
                     continue
                 mappings = list(provider.key_info_manager.keys(provider.name))
-                self.report.dangling += sum(1 for _, mapping in mappings if not provider.key_exists(mapping.key_id))
+                dangling = sum(1 for _, mapping in mappings if not provider.key_exists(mapping.key_id))
                 stored = provider.stored_key_ids()
-                if stored is None:
+                orphans = None if stored is None else len(set(stored) - {mapping.key_id for _, mapping in mappings})
+                self.report.dangling += dangling
+                if orphans is None:
                     self.report.orphans = None
-                else:
-                    self.report.orphans = len(set(stored) - {mapping.key_id for _, mapping in mappings})
+                elif self.report.orphans is not None:
+                    self.report.orphans += orphans
+                if orphans:
+                    self.violation(cycle, f"{orphans} orphan keys in {provider.name} after the start-up sweep")
+                if dangling:
+                    self.violation(cycle, f"{dangling} dangling mappings of {provider.name} after the start-up sweep")
         finally:
             pipeline.stop()
-        if self.report.orphans:
-            self.report.violations.append(f"{self.report.orphans} orphan keys in the provider after the last sweep")
-        if self.report.dangling:
-            self.report.violations.append(f"{self.report.dangling} dangling mappings after the last sweep")
+
+
+def _handles(esapi: ESAPI, first: int) -> list[int]:
+    """The TPM's handles of one range (transient objects, persistent objects)."""
+    _, data = esapi.get_capability(TPM2_CAP.HANDLES, first, 64)
+    return [int(handle) for handle in data.data.handles]

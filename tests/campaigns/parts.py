@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from refimpl.ids import ProviderId
-from tests.fixtures.real_parts import start_softhsm, start_swtpm
+from tests.fixtures.real_parts import Swtpm, start_softhsm, start_swtpm
 from tests.fixtures.service import software_provider_table
 
 PROVIDERS: dict[str, ProviderId] = {
@@ -26,18 +27,26 @@ PROVIDERS: dict[str, ProviderId] = {
 """The campaign's name for each provider, and its Parsec provider ID."""
 
 
+@dataclass(frozen=True)
+class ProviderUnderTest:
+    """A provider's `[[provider]]` table, and the swtpm behind it for the TPM (to look inside the TPM)."""
+
+    table: Mapping[str, Any]
+    tpm: Swtpm | None = None
+
+
 @contextmanager
-def provider_under_test(kind: str, directory: Path) -> Iterator[Mapping[str, Any]]:
-    """The `[[provider]]` table for `kind` ("software", "pkcs11" or "tpm"), its real part running meanwhile."""
+def provider_under_test(kind: str, directory: Path) -> Iterator[ProviderUnderTest]:
+    """The provider `kind` ("software", "pkcs11" or "tpm"), its real part running meanwhile."""
     directory.mkdir(parents=True, exist_ok=True)
     if kind == "software":
-        yield software_provider_table(directory)
+        yield ProviderUnderTest(software_provider_table(directory))
     elif kind == "pkcs11":
         installation = start_softhsm(directory / "softhsm")
         previous = os.environ.get("SOFTHSM2_CONF")
         os.environ["SOFTHSM2_CONF"] = str(installation.conf_path)
         try:
-            yield installation.main.provider_table("pkcs11-provider")
+            yield ProviderUnderTest(installation.main.provider_table("pkcs11-provider"))
         finally:
             if previous is None:
                 os.environ.pop("SOFTHSM2_CONF", None)
@@ -46,7 +55,7 @@ def provider_under_test(kind: str, directory: Path) -> Iterator[Mapping[str, Any
     elif kind == "tpm":
         tpm = start_swtpm(directory / "swtpm")
         try:
-            yield tpm.provider_table("tpm-provider")
+            yield ProviderUnderTest(tpm.provider_table("tpm-provider"), tpm)
         finally:
             tpm.stop()
     else:

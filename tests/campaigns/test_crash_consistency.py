@@ -10,14 +10,12 @@ the campaign believes destroyed but which is listed is reported as back.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.campaigns.crash_consistency import CrashCampaign
-from tests.campaigns.parts import PROVIDERS
+from tests.campaigns.parts import PROVIDERS, ProviderUnderTest
 from tests.fixtures.service import ServiceFactory, ServiceOptions, software_provider_table
 
 pytestmark = pytest.mark.e2e
@@ -26,14 +24,16 @@ SLICE_KILLS = 6
 MAX_DELAY = 0.4
 
 
-def provider_table(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Mapping[str, Any]:
-    """The provider's table, on the session's SoftHSM2 token or swtpm, under a name no other test uses."""
+def provider_under_test(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> ProviderUnderTest:
+    """The provider on the session's SoftHSM2 token (under a name no other test uses), or on a private swtpm: the
+    audit looks at every object in the TPM, so no other test's may be there."""
     name = f"campaign-crash-{kind}"
     if kind == "pkcs11":
-        return request.getfixturevalue("softhsm_token").provider_table(name)  # type: ignore[no-any-return]
+        return ProviderUnderTest(request.getfixturevalue("softhsm_token").provider_table(name))
     if kind == "tpm":
-        return request.getfixturevalue("swtpm").provider_table(name)  # type: ignore[no-any-return]
-    return software_provider_table(tmp_path, name)
+        tpm = request.getfixturevalue("swtpm_factory")()
+        return ProviderUnderTest(tpm.provider_table(name), tpm)
+    return ProviderUnderTest(software_provider_table(tmp_path, name))
 
 
 @pytest.mark.threat("A6-D-1")
@@ -41,13 +41,15 @@ def provider_table(kind: str, request: pytest.FixtureRequest, tmp_path: Path) ->
 def test_kill_9_at_random_moments_loses_nothing_and_orphans_nothing(
     kind: str, request: pytest.FixtureRequest, service_factory: ServiceFactory, tmp_path: Path
 ) -> None:
-    table = provider_table(kind, request, tmp_path)
-    service = service_factory(ServiceOptions(providers=(table,), log_level="warn"))
-    report = CrashCampaign(service, kind, PROVIDERS[kind], seed=SLICE_KILLS).run(SLICE_KILLS, MAX_DELAY)
+    part = provider_under_test(kind, request, tmp_path)
+    service = service_factory(ServiceOptions(providers=(part.table,), log_level="warn"))
+    campaign = CrashCampaign(service, kind, PROVIDERS[kind], seed=SLICE_KILLS, tpm=part.tpm)
+    report = campaign.run(SLICE_KILLS, MAX_DELAY, audit_every=3)
     assert report.violations == [], report.summary()
     assert report.kills == SLICE_KILLS
     assert report.keys_created > 0 and sum(report.in_flight.values()) > 0, report.summary()
-    assert report.dangling == 0 and report.orphans in (0, None)
+    assert report.audits == 2
+    assert report.dangling == report.tpm_objects_left == 0 and report.orphans in (0, None)
 
 
 def test_the_checks_report_lost_and_returning_keys(service_factory: ServiceFactory, tmp_path: Path) -> None:
