@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dataflow.catalogue import Catalogue, load_catalogue
+from dataflow.catalogue import DIFFERENCES, REVISION_DIFFERENCES, Catalogue, differences_of, load_catalogue
 from dataflow.checks import run_checks
 from dataflow.graph import build_graph
 from dataflow.records import mitigation_record, threat_record
@@ -286,3 +286,11 @@ def test_another_component_in_the_same_format_imports(tmp_path: Path) -> None:
     assert catalogue.configurations_of("M-0") == ("TCP",)
     assert [t.id for t in catalogue.variant("sock").threats] == ["A1-S-1"]
     assert catalogue.variant("TCP").threats == ()
+
+
+def test_each_built_in_model_has_its_notes(catalogue: Catalogue, current: Catalogue) -> None:
+    assert differences_of(catalogue) == DIFFERENCES
+    assert differences_of(current) == REVISION_DIFFERENCES
+    assert differences_of(current.variant("JWTS")) == REVISION_DIFFERENCES
+    for row in ("A12-D-2", "A10-S-1", "A1-S-1"):
+        assert any(row in note for note in REVISION_DIFFERENCES), f"{row} is explained"
