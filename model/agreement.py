@@ -43,7 +43,6 @@ from model.nouns import (
     VariantName,
 )
 from model.operations import (
-    WRAPPED_REQUESTS,
     AddConfiguredAdmin,
     ConfigureRogueProvider,
     Crash,
@@ -61,6 +60,7 @@ from model.operations import (
     SpoofTrustBundle,
     StealToken,
     WriteMapping,
+    carried_requests,
 )
 from model.sampling import Scope
 from model.state import State
@@ -90,7 +90,7 @@ def instances() -> tuple[tuple[type[Operation], type[Request] | None], ...]:
     """Every transition instance of the registry: operation class, and the class of the request it carries."""
     found: list[tuple[type[Operation], type[Request] | None]] = []
     for operation in sorted(REGISTRY, key=lambda c: c.__name__):
-        carried = WRAPPED_REQUESTS.get(operation)
+        carried = carried_requests(operation)
         found += [(operation, inner) for inner in carried] if carried else [(operation, None)]
     return tuple(found)
 
@@ -168,7 +168,7 @@ class _Values:
 def _values(operation: type[Operation], name: str, kind: FieldKind, values: _Values) -> list[Any]:
     match kind:
         case "request":
-            return [r for inner in WRAPPED_REQUESTS[operation] for r in operations_of(inner, values)]
+            return [r for inner in carried_requests(operation) for r in operations_of(inner, values)]
         case "tenant":
             return [values.attacker] if name == "attacker" else list(values.tenants)
         case "opt_tenant":

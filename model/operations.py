@@ -13,6 +13,7 @@ Three families:
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -261,8 +262,13 @@ class CrashAfterMappingRemoval(Operation):
 # ---------------------------------------------------------------------------------------------------------- attacks
 @dataclass(frozen=True)
 class Attack(Operation):
-    """An attacker capability; `attacker` is the principal exercising it."""
+    """An attacker capability; `attacker` is the principal exercising it.
 
+    `carries_victims_request` marks capabilities whose carried `request` is sent by (or in the name of) someone
+    other than the attacker: the searches then let only other tenants be its caller.
+    """
+
+    carries_victims_request: ClassVar[bool] = False
     attacker: Tenant
 
 
@@ -270,6 +276,7 @@ class Attack(Operation):
 class PresentCredential(Attack):
     """The attacker sends `request` authenticated with a token for `request.caller` (valid only if held or forged)."""
 
+    carries_victims_request: ClassVar[bool] = True
     request: Request
 
 
@@ -277,6 +284,7 @@ class PresentCredential(Attack):
 class ClaimIdentity(Attack):
     """No-IdP deployment: a process outside the client group connects and claims `request.caller`'s name."""
 
+    carries_victims_request: ClassVar[bool] = True
     request: Request
 
 
@@ -284,6 +292,7 @@ class ClaimIdentity(Attack):
 class TamperInTransit(Attack):
     """The attacker rewrites a request `request.caller` sent into `request`; the response goes to the victim."""
 
+    carries_victims_request: ClassVar[bool] = True
     request: Request
 
 
@@ -291,6 +300,7 @@ class TamperInTransit(Attack):
 class EavesdropResponse(Attack):
     """The attacker reads the response to `request`, sent by `request.caller`."""
 
+    carries_victims_request: ClassVar[bool] = True
     request: ExportKey
 
 
@@ -445,4 +455,21 @@ WRAPPED_REQUESTS: dict[type[Operation], tuple[type[Request], ...]] = {
     CrashAfterProviderWrite: (GenerateKey, ImportKey),
     CrashAfterMappingRemoval: (DestroyKey,),
 }
-"""For each operation carrying a request, the request classes it can carry."""
+"""For each operation carrying a request, the request classes it can carry (when narrower than its field's type:
+`carried_requests` reads the field's type for operations not listed here)."""
+
+
+def carried_requests(operation: type[Operation]) -> tuple[type[Request], ...]:
+    """The request classes `operation` can carry in its `request` field (none when it has no such field)."""
+    if operation in WRAPPED_REQUESTS:
+        return WRAPPED_REQUESTS[operation]
+    hint = typing.get_type_hints(operation).get("request")
+    if hint is None:
+        return ()
+    declared = typing.get_args(hint) or (hint,)
+    return tuple(dict.fromkeys(leaf for cls in declared for leaf in _leaves(cls)))
+
+
+def _leaves(cls: type[Request]) -> list[type[Request]]:
+    subclasses = cls.__subclasses__()
+    return [leaf for sub in subclasses for leaf in _leaves(sub)] if subclasses else [cls]

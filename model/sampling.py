@@ -28,7 +28,6 @@ from model.nouns import (
     VariantName,
 )
 from model.operations import (
-    WRAPPED_REQUESTS,
     Attack,
     GenerateKey,
     ImportKey,
@@ -36,6 +35,7 @@ from model.operations import (
     Operation,
     Request,
     Restart,
+    carried_requests,
 )
 from model.state import State, initial_state
 from model.step import NotEnabled, Outcome, step
@@ -110,7 +110,7 @@ class Sampler:
             if name == "fresh_handle":
                 continue
             if kind == "request":
-                values[name] = self.operation(state, self.rng.choice(WRAPPED_REQUESTS[chosen]))
+                values[name] = self.operation(state, self.rng.choice(carried_requests(chosen)))
             else:
                 values[name] = self.value(kind, state)
         operation = chosen(**values)

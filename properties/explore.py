@@ -30,21 +30,17 @@ from model.nouns import (
     VariantName,
 )
 from model.operations import (
-    WRAPPED_REQUESTS,
     Attack,
-    ClaimIdentity,
     DeleteClient,
     DestroyKey,
-    EavesdropResponse,
     ExportKey,
     GenerateKey,
     ListClients,
     ListKeys,
     Operation,
-    PresentCredential,
     Request,
     SignHash,
-    TamperInTransit,
+    carried_requests,
 )
 from model.state import State, initial_state
 from model.step import NotEnabled, step
@@ -53,10 +49,6 @@ from properties.invariants import INVARIANTS, Invariant
 from properties.traces import Counterexample, run
 
 SEARCH_DEPTH = 3
-_VICTIM_REQUESTS: frozenset[type[Operation]] = frozenset(
-    {PresentCredential, ClaimIdentity, TamperInTransit, EavesdropResponse}
-)
-"""Operations carrying a request someone other than the attacker sent (or that the attacker sends in their name)."""
 
 
 @dataclass(frozen=True)
@@ -144,8 +136,8 @@ class Alphabet:
         scope = self.scope
         match kind:
             case "request":
-                inner = [c for c in WRAPPED_REQUESTS[operation] if c in scope.requests]
-                victims = operation in _VICTIM_REQUESTS
+                inner = [c for c in carried_requests(operation) if c in scope.requests]
+                victims = issubclass(operation, Attack) and operation.carries_victims_request
                 return [r for c in inner for r in self._instances(c, names, victims_only=victims)]
             case "tenant":
                 return [names.attacker] if name == "attacker" else list(names.tenants)

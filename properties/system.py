@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from model.codec import fresh_params
 from model.nouns import VariantName
-from model.operations import STATELESS_REQUESTS, WRAPPED_REQUESTS, Operation, Request
+from model.operations import STATELESS_REQUESTS, Operation, Request, carried_requests
 from model.symbolic import Params, SymState, SymStep, Universe, encode
 from model.transitions import REGISTRY, TransitionSpec
 
@@ -41,7 +41,7 @@ def all_instances() -> tuple[Instance, ...]:
     """Every transition instance of the model, open or not."""
     found: list[Instance] = []
     for operation in sorted(REGISTRY, key=lambda c: c.__name__):
-        carried = WRAPPED_REQUESTS.get(operation)
+        carried = carried_requests(operation)
         found += [Instance(operation, inner) for inner in carried] if carried else [Instance(operation)]
     return tuple(found)
 
