@@ -81,14 +81,19 @@ def _threats(args: argparse.Namespace) -> int:
     if args.format == "json":
         _print_json({"threats": [threat_record(catalogue, t) for t in threats]})
     else:
-        _print_threat_lines(threats)
+        _print_threat_lines(threats, catalogue if catalogue.is_base and len(catalogue.configurations) > 2 else None)
         print(f"{len(threats)} threat(s) in variant {catalogue.variant_id}")
     return OK
 
 
-def _print_threat_lines(threats: list[Threat]) -> None:
+def _print_threat_lines(threats: list[Threat], scoped: Catalogue | None = None) -> None:
+    """One line per threat; with `scoped` (every configuration's rows), the configurations of a row that does not
+    apply in all of them come before its description."""
     for t in threats:
-        print(f"{t.id:<9} {', '.join(t.mitigations):<22} {', '.join(t.assets) or '-':<39} {t.description}")
+        scope = ""
+        if scoped is not None and scoped.configurations_of(t.id) != scoped.configurations:
+            scope = f"[{', '.join(scoped.configurations_of(t.id))}] "
+        print(f"{t.id:<9} {', '.join(t.mitigations):<22} {', '.join(t.assets) or '-':<39} {scope}{t.description}")
 
 
 def _report(args: argparse.Namespace) -> int:

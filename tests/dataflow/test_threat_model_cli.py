@@ -264,3 +264,11 @@ def test_check_lines_pass_on_the_current_model() -> None:
         "catalogue built-in current: all: 79 threats, GNRC: 69 threats, DSPC: 68 threats, DRCT: 44 threats, "
         "JWTS: 77 threats; 0 problem(s)"
     ]
+
+
+def test_the_text_list_of_every_configuration_names_a_rows_configurations(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["threats", "--model", "current", "--attacker", "A1"], capsys)
+    lines = {line.split()[0]: line for line in out.splitlines()[:-1]}
+    assert code == 0
+    assert "[DSPC] An attacker uses another client's Unix account." in lines["A1-S-3"]
+    assert "[GNRC, DSPC, JWTS] An attacker modifies the valid request" in lines["A1-T-1"]
