@@ -1,8 +1,10 @@
 """Benchmark of `parsec-tm prove` (`properties.prove.run_all`): the time of each invariant's proof in each deployment,
-of encoding the transition relation, of each mitigation's verdict, and of the whole command.
+of encoding the transition relation, of each mitigation's verdict, and of the whole command; then the agreement
+check between the model and its Z3 twin (`model.agreement`): runs, behaviours checked, and the (transition
+instance, status) pairs covered out of those the twin can produce.
 
-Targets from the issue: each invariant under 1 s, all of `prove` under 30 s. This script prints figures and their
-ratio to those targets; it asserts nothing (the machine's load decides the figures).
+Targets: each invariant under 1 s, all of `prove` under 30 s. This script prints figures and their ratio to those
+targets; it asserts nothing (the machine's load decides the figures).
 
 Usage: ``.venv/bin/python bench/bench_prove.py``
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import time
 
+from model.agreement import check_agreement, coverage
 from model.nouns import VARIANTS
 from properties.induction import encode_system, prove
 from properties.invariants import INVARIANTS
@@ -44,6 +47,15 @@ def main() -> None:
     slowest = max(report.invariants, key=lambda r: r.seconds)
     print(f"prove, all of it: {total:.2f} s ({total / PROVE_TARGET_S:.0%} of 30 s)")
     print(f"slowest invariant in that run: {slowest.invariant} ({slowest.variant}) {slowest.seconds:.3f} s")
+    print(f"report ok (everything proved, every counterexample confirmed): {report.ok}")
+    print()
+    agreement = check_agreement()
+    print(
+        f"agreement of the model and its Z3 twin: {agreement.runs} operations run, {agreement.checks} behaviours "
+        f"checked against Z3, {len(agreement.disagreements)} disagreements, {agreement.seconds:.2f} s"
+    )
+    for line in coverage(agreement).lines():
+        print(line)
 
 
 if __name__ == "__main__":
