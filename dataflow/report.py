@@ -5,12 +5,20 @@ attacker laid out as the seed lays it out (N/A rows in place, the seed's Mitigat
 each threat's stable ID), the Unmitigations / Mitigations / Operational mitigations tables, and, from the dataflow
 graph, the picture of the diagram, the flows with their attackers and trust boundaries, and the STRIDE coverage of
 every boundary-crossing flow. `threat_record` is the JSON shape of one threat used by ``parsec-tm threats``.
+
+Evidence, when given, is plain data: a dict per threat ID with its ``status`` (proved, tested, fuzzed, operational,
+unmitigated, failing, no-evidence), its ``evidence`` items (``kind``, ``ref``, ``outcome``, ``detail``) and a
+``reason`` where the row cannot have executable evidence; the report adds a status column to the STRIDE tables, a
+coverage summary, and in the HTML a link from each row to its evidence. This package never computes evidence
+(`parsec_tm.evidence` does, above it).
 """
 
 from __future__ import annotations
 
 import html
 import re
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -54,8 +62,17 @@ def threat_record(catalogue: Catalogue, threat: Threat) -> dict[str, Any]:
     }
 
 
-def report_model(catalogue: Catalogue, graph: nx.DiGraph, picture: str | None = None) -> dict[str, Any]:
-    """The report as plain data; `picture` is the file name of the diagram image next to the report, if any."""
+Evidence = Mapping[str, Mapping[str, Any]]
+"""Evidence per threat ID: ``{"status": str, "evidence": [{"kind", "ref", "outcome", "detail"}], "reason": str}``."""
+EVIDENCE_STATUSES = ("failing", "proved", "tested", "fuzzed", "operational", "unmitigated", "no-evidence")
+EXECUTABLE_STATUSES = ("proved", "tested", "fuzzed")
+
+
+def report_model(
+    catalogue: Catalogue, graph: nx.DiGraph, picture: str | None = None, evidence: Evidence | None = None
+) -> dict[str, Any]:
+    """The report as plain data; `picture` is the file name of the diagram image next to the report, if any;
+    `evidence` the evidence per threat ID (see `Evidence`), if gathered."""
     variant = catalogue.variant_info()
     base_variant = catalogue.variants[0]
     flows = flow_records(graph)
@@ -102,7 +119,7 @@ def report_model(catalogue: Catalogue, graph: nx.DiGraph, picture: str | None = 
                 "name": a.name,
                 "description": a.description,
                 "flows": [graph.edges[u, v]["flow"] for u, v in flows_of_attacker(graph, a.id)],
-                "rows": [_row(row) for row in catalogue.analysis_rows(a.id)],
+                "rows": [_row(row, evidence) for row in catalogue.analysis_rows(a.id)],
             }
             for a in catalogue.attackers
         ],
@@ -123,6 +140,28 @@ def report_model(catalogue: Catalogue, graph: nx.DiGraph, picture: str | None = 
         "problems": [str(p) for p in run_checks(catalogue, graph)],
         "differences": list(DIFFERENCES),
         "picture": picture,
+        "evidence": _evidence_summary(catalogue, evidence),
+    }
+
+
+def _evidence_summary(catalogue: Catalogue, evidence: Evidence | None) -> dict[str, Any] | None:
+    """Counts per status, the M- rows backed by passing executable evidence, and the rows that miss that goal."""
+    if evidence is None:
+        return None
+    statuses = {t.id: str(evidence.get(t.id, {}).get("status", "no-evidence")) for t in catalogue.threats}
+    counts = Counter(statuses.values())
+    with_m = [t for t in catalogue.threats if any(m.startswith("M-") for m in t.mitigations)]
+    misses = [
+        {"id": t.id, "status": statuses[t.id], "reason": str(evidence.get(t.id, {}).get("reason", ""))}
+        for t in catalogue.threats
+        if statuses[t.id] in ("failing", "no-evidence") or (t in with_m and statuses[t.id] not in EXECUTABLE_STATUSES)
+    ]
+    return {
+        "statuses": [{"status": s, "count": counts.get(s, 0)} for s in EVIDENCE_STATUSES],
+        "threats": len(catalogue.threats),
+        "with_m_mitigation": len(with_m),
+        "with_m_mitigation_backed": sum(1 for t in with_m if statuses[t.id] in EXECUTABLE_STATUSES),
+        "misses": misses,
     }
 
 
@@ -140,15 +179,31 @@ def _coverage_notes(coverage: list[FlowCoverage]) -> list[dict[str, str]]:
     ]
 
 
-def _row(row: Threat | NotApplicable) -> dict[str, Any]:
+def _row(row: Threat | NotApplicable, evidence: Evidence | None = None) -> dict[str, Any]:
     if isinstance(row, NotApplicable):
-        return {"letter": row.stride, "id": "", "description": row.text, "mitigations": "", "assets": ""}
+        return {
+            "letter": row.stride,
+            "id": "",
+            "description": row.text,
+            "mitigations": "",
+            "assets": "",
+            "status": "",
+            "evidence": [],
+            "reason": "",
+        }
+    found = evidence.get(row.id, {}) if evidence is not None else {}
     return {
         "letter": row.stride,
         "id": row.id,
         "description": row.description,
         "mitigations": row.mitigations_cell,
         "assets": row.assets_cell,
+        "status": str(found.get("status", "no-evidence")) if evidence is not None else "",
+        "evidence": [
+            {key: str(item.get(key, "")) for key in ("kind", "ref", "outcome", "detail")}
+            for item in found.get("evidence", ())
+        ],
+        "reason": str(found.get("reason", "")),
     }
 
 
@@ -199,15 +254,20 @@ class ReportFiles:
 
 
 def write_report(
-    catalogue: Catalogue, graph: nx.DiGraph, out_dir: str | Path, picture_formats: tuple[str, ...] = ("svg", "png")
+    catalogue: Catalogue,
+    graph: nx.DiGraph,
+    out_dir: str | Path,
+    picture_formats: tuple[str, ...] = ("svg", "png"),
+    evidence: Evidence | None = None,
 ) -> ReportFiles:
-    """Write the Markdown and HTML reports to `out_dir`, with the diagram picture in each of `picture_formats`."""
+    """Write the Markdown and HTML reports to `out_dir`, with the diagram picture in each of `picture_formats` and,
+    if given, the evidence per threat ID."""
     from dataflow.picture import draw_dataflow
 
     directory = Path(out_dir)
     directory.mkdir(parents=True, exist_ok=True)
     pictures = draw_dataflow(graph, [directory / f"{PICTURE_NAME}.{suffix}" for suffix in picture_formats])
-    model = report_model(catalogue, graph, picture=pictures[0].name if pictures else None)
+    model = report_model(catalogue, graph, picture=pictures[0].name if pictures else None, evidence=evidence)
     markdown = directory / MARKDOWN_NAME
     markdown.write_text(render_markdown(model), encoding="utf-8")
     page = directory / HTML_NAME

@@ -5,6 +5,7 @@ them."""
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 import pytest
 
@@ -152,3 +153,15 @@ def test_fuzz_properties_name_real_rows(catalogue: Catalogue) -> None:
     for prop in FUZZ_PROPERTIES:
         for threat_id in prop.threats:
             catalogue.threat(threat_id)
+
+
+def test_the_report_shows_the_gathered_evidence(catalogue: Catalogue, tmp_path: Path) -> None:
+    from dataflow.graph import build_graph
+    from dataflow.report import write_report
+
+    report = gather_evidence(catalogue, _facts("with-idp"), [TestResult("t.py::logs", ("M-4",), "passed")])
+    files = write_report(catalogue, build_graph(catalogue), tmp_path, (), evidence=report.plain())
+    page = files.html.read_text(encoding="utf-8")
+    assert 'class="status status-proved"><a href="#evidence-A1-S-2">proved</a>' in page
+    assert "<code>M-2 removed: GuessToken</code>: found" in page
+    assert 'class="status status-tested"><a href="#evidence-A1-R-1">tested</a>' in page
