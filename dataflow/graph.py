@@ -1,4 +1,4 @@
-"""The seed's dataflow diagram as a `networkx.DiGraph`: components, dataflows, attacker positions, trust boundaries.
+"""Parsec's dataflow diagram as a `networkx.DiGraph`: components, dataflows, attacker positions, trust boundaries.
 
 Implements the seed's "Dataflow Diagram" (``dataflow_diagram.drawio.xml``) with the Parsec Service box expanded
 into its internal pipeline — listener, front-end handler, authenticator, dispatcher, providers, key info manager
@@ -12,6 +12,11 @@ Nodes carry ``kind`` (external entity, process, data store), ``boundary`` (a `Bo
 Edges carry ``flow`` (the dataflow ID), ``label``, ``attackers`` (the attacker IDs sitting on the flow),
 ``assets`` (the asset IDs the flow carries), ``not_analysed`` and ``not_analysed_reason`` (STRIDE letters the seed
 does not analyse on a boundary-crossing flow, and why) and ``out_of_scope_attackers`` (for a variant).
+
+The current revision (2024-03-25) adds the SPIFFE implementation and its two flows (A12 on the service's validation
+requests, A13 on the answers): `parsec_parts` adds them for a catalogue that defines A12 or A13, so the seed's graph
+is unchanged. ``absent_in`` names the deployments without a component (no Identity Provider in no-idp and DRCT; the
+SPIFFE implementation only in JWTS).
 
 Trust boundaries are node attributes, not graph objects; `crossing_edges` lists the edges that cross them. The
 "trusted*" boundary is the seed's "trusted, but outside the scope of this model": it is covered by assumptions

@@ -294,3 +294,20 @@ def test_each_built_in_model_has_its_notes(catalogue: Catalogue, current: Catalo
     assert differences_of(current.variant("JWTS")) == REVISION_DIFFERENCES
     for row in ("A12-D-2", "A10-S-1", "A1-S-1"):
         assert any(row in note for note in REVISION_DIFFERENCES), f"{row} is explained"
+
+
+def test_a_document_without_deployments_has_one_generic_variant() -> None:
+    text = COMPONENT.replace("- (SOCK) Clients talk to the service over a Unix socket\n", "")
+    text = text.replace("- (TCP) Clients talk to the service over TCP,\n   behind a proxy\n", "")
+    text = re.sub(r"\*\((?:not )?[A-Z]+\)\* ?|\*Only applicable for deployment \(SOCK\)\.\*", "", text)
+    catalogue = parse_seed(text, "client.md")
+    assert [v.id for v in catalogue.variants] == ["generic"]
+    assert [catalogue.configurations_of(t.id) for t in catalogue.threats] == [("generic",), ("generic",)]
+    assert run_checks(catalogue) == []
+
+
+def test_a_marker_in_a_document_that_lists_no_configurations_is_named() -> None:
+    text = COMPONENT.replace("- (TCP) Clients talk to the service over TCP,\n   behind a proxy\n", "")
+    message = r"client.md: line 10: Assumptions: item 2: configuration 'TCP' is not one the document lists \(SOCK\)"
+    with pytest.raises(SeedFormatError, match=message):
+        parse_seed(text, "client.md")
