@@ -6,8 +6,8 @@ assumptions, assets, attackers, configurations). Entries are paired by ID *and* 
 - within a section (threats: within one attacker's rows), every old/new pair is scored by the `difflib` similarity
   of its words, with a bonus for the same ID; pairs are taken best first, each entry at most once. A row whose
   words changed is one change, not a removal and an addition; a row inserted before others pairs with nothing, so
-  the later rows still pair with their counterparts (their renumbering shows as a change of ``id`` only); an ID
-  reused for different words (the seed's U-5 and the current U-5) pairs by content instead.
+  the later rows still pair with their counterparts and are not changes (a section's ``renumbered`` lists their
+  new IDs); an ID reused for different words (the seed's U-5 and the current U-5) pairs by content instead.
 - configurations pair by ID, and the seed's two deployments with the revision's configurations they became
   (`CONFIGURATION_CORRESPONDENCE`). A row's ``configurations`` changed when it applies in a different set of the
   paired configurations; applying or not in a configuration that exists on one side only is not a change of the row
@@ -65,21 +65,28 @@ class Change:
 
 @dataclass(frozen=True)
 class SectionDiff:
-    """The entries of one section added, removed and changed between two catalogues."""
+    """The entries of one section added, removed and changed between two catalogues.
+
+    `renumbered` lists the entries whose only difference is their ID, as (old ID, new ID): the rows after an
+    inserted row of the same attacker and letter. They are not changes of the rows; they matter to whatever cites
+    the IDs (test markers, evidence).
+    """
 
     added: tuple[Record, ...] = ()
     removed: tuple[Record, ...] = ()
     changed: tuple[Change, ...] = ()
+    renumbered: tuple[tuple[str, str], ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.removed or self.changed)
+        return not (self.added or self.removed or self.changed or self.renumbered)
 
     def to_document(self) -> dict[str, Any]:
         return {
             "added": list(self.added),
             "removed": list(self.removed),
             "changed": [change.to_document() for change in self.changed],
+            "renumbered": [{"before": before, "after": after} for before, after in self.renumbered],
         }
 
 
@@ -98,7 +105,7 @@ class CatalogueDiff:
         return all(section.empty for section in self.sections.values()) and proofs_empty
 
     def to_document(self) -> dict[str, Any]:
-        """The JSON form: ``{"threats": {"added", "removed", "changed"}, "mitigations": …, "configurations": …}``."""
+        """The JSON form: ``{"threats": {"added", "removed", "changed", "renumbered"}, …, "configurations": …}``."""
         document: dict[str, Any] = {name: section.to_document() for name, section in self.sections.items()}
         if self.proofs is not None:
             document["proofs"] = dict(self.proofs)
@@ -240,11 +247,14 @@ def _applicability(configurations: Iterable[str], mapping: Mapping[str, str], ol
 
 def _section(pairing: _Pairing, fields: Callable[[Record, Record], tuple[str, ...]]) -> SectionDiff:
     changes = []
+    renumbered = []
     for before, after in pairing.pairs:
         changed = fields(before, after)
-        if changed:
+        if changed == ("id",):
+            renumbered.append((str(before["id"]), str(after["id"])))
+        elif changed:
             changes.append(Change(after["id"], before, after, changed))
-    return SectionDiff(pairing.added, pairing.removed, tuple(changes))
+    return SectionDiff(pairing.added, pairing.removed, tuple(changes), tuple(renumbered))
 
 
 def proof_changes(old_proofs: Mapping[str, Any], new_proofs: Mapping[str, Any]) -> dict[str, Any]:
@@ -349,6 +359,8 @@ def render_text(diff: CatalogueDiff) -> str:
         return "\n".join([*lines, "No changes."]) + "\n"
     for name, section in diff.sections.items():
         counts = f"{len(section.added)} added, {len(section.removed)} removed, {len(section.changed)} changed"
+        if section.renumbered:
+            counts += f", {len(section.renumbered)} renumbered"
         lines += ["", f"{name.capitalize()}: {counts}"]
         lines += [f"  + {r['id']}{_scope(r)} {_summary_of(r)}" for r in section.added]
         lines += [f"  - {r['id']}{_scope(r)} {_summary_of(r)}" for r in section.removed]
@@ -356,6 +368,9 @@ def render_text(diff: CatalogueDiff) -> str:
             details = describe_change(change)
             lines.append(f"  ~ {change.id}: {details[0]}")
             lines += [f"      {detail}" for detail in details[1:]]
+        if section.renumbered:
+            moves = ", ".join(f"{before} → {after}" for before, after in section.renumbered)
+            lines.append(f"  renumbered, words unchanged: {moves}")
     lines += _proof_lines(diff.proofs, markdown=False)
     return "\n".join(lines) + "\n"
 
@@ -391,6 +406,9 @@ def render_markdown(diff: CatalogueDiff) -> str:
                 f"| {c.id} | {'<br>'.join(_cell(d) for d in describe_change(c, markdown=True))} |"
                 for c in section.changed
             ]
+        if section.renumbered:
+            moves = ", ".join(f"{before} → {after}" for before, after in section.renumbered)
+            lines += ["", f"**Renumbered** (words unchanged): {moves}"]
     lines += _proof_lines(diff.proofs, markdown=True)
     return "\n".join(lines) + "\n"
 

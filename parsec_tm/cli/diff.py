@@ -3,7 +3,7 @@
 OLD and NEW are each a catalogue JSON file, a threat-model Markdown file (any revision of the format), or the name of
 a built-in model (``seed``, ``current``). Rows are paired by ID and by content (`dataflow.diff`): a reworded row is
 one change, an inserted row does not turn the later rows into changes. ``--format text`` reads in a terminal,
-``markdown`` as a pull-request comment, ``json`` is ``{"threats": {"added", "removed", "changed"}, …}``.
+``markdown`` as a pull-request comment, ``json`` is ``{"threats": {"added", "removed", "changed", "renumbered"}, …}``.
 ``--proofs OLD.json NEW.json`` (two ``parsec-tm prove --format json`` outputs) adds the proofs and mitigation
 verdicts that changed. Exit codes: 0 (with ``--exit-code``: 0 no change, 1 changes), 2 unreadable input.
 """

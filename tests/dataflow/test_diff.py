@@ -66,13 +66,12 @@ def test_an_inserted_row_is_one_addition_and_the_later_rows_only_move(catalogue:
                 row["id"] = f"A4-D-{int(row['id'].rsplit('-', 1)[1]) + 1}"
         rows.insert(position, new_row)
 
-    diff = diff_catalogues(catalogue, edited(catalogue, insert)).sections["threats"]
-    assert (ids(diff.added), ids(diff.removed)) == (["A4-D-1"], [])
-    assert [(c.before["id"], c.id, c.fields) for c in diff.changed] == [
-        ("A4-D-1", "A4-D-2", ("id",)),
-        ("A4-D-2", "A4-D-3", ("id",)),
-        ("A4-D-3", "A4-D-4", ("id",)),
-    ]
+    diff = diff_catalogues(catalogue, edited(catalogue, insert))
+    threats = diff.sections["threats"]
+    assert (ids(threats.added), ids(threats.removed), threats.changed) == (["A4-D-1"], [], ())
+    assert threats.renumbered == (("A4-D-1", "A4-D-2"), ("A4-D-2", "A4-D-3"), ("A4-D-3", "A4-D-4"))
+    assert "Threats: 1 added, 0 removed, 0 changed, 3 renumbered" in render_text(diff)
+    assert "**Renumbered** (words unchanged): A4-D-1 → A4-D-2, A4-D-2 → A4-D-3" in render_markdown(diff)
 
 
 def test_an_id_reused_for_other_words_is_a_removal_and_an_addition(catalogue: Catalogue) -> None:
@@ -125,7 +124,7 @@ def test_the_history_maps_the_seed_deployments_to_configurations(history: Catalo
 def test_the_json_document_has_the_documented_shape(history: CatalogueDiff) -> None:
     document = json.loads(json.dumps(history.to_document()))
     assert list(document) == SECTIONS
-    assert all(list(section) == ["added", "removed", "changed"] for section in document.values())
+    assert all(list(section) == ["added", "removed", "changed", "renumbered"] for section in document.values())
     change = document["threats"]["changed"][0]
     assert list(change) == ["id", "before", "after", "fields"]
     assert list(change["after"]) == [
