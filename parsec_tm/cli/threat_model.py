@@ -68,8 +68,9 @@ def selected_catalogue(args: argparse.Namespace) -> Catalogue:
     """The catalogue that ``--model``/``--catalogue`` and ``--variant`` select (see `add_model_arguments`)."""
     from dataflow.catalogue import load_catalogue
 
-    base = load_catalogue(args.catalogue, model=None if args.catalogue else args.model)
-    return base.variant(args.variant or base.variants[0].id)
+    path = getattr(args, "catalogue", None)
+    base = load_catalogue(path, model=None if path else getattr(args, "model", None))
+    return base.variant(getattr(args, "variant", None) or base.variants[0].id)
 
 
 def _threats(args: argparse.Namespace) -> int:
