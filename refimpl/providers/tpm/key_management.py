@@ -5,7 +5,8 @@ pairs are created under the storage key (TPM2_Create) with a random 32-byte auth
 private part, public part and that auth value become the mapping's key id (`common.WrappedKey`). Nothing stays in
 the TPM but the key it keeps loaded after use (flushed on DestroyKey), so the start-up sweep has no orphans to look
 for. As in Parsec, only RSA and SECP-R1 *public* keys are imported (checked by loading them into the TPM once); ECC
-key pairs are for ECDSA only (no key agreement). The checks come in Parsec's order:
+key pairs are for ECDSA only (no key agreement). An imported point's coordinates are given to the TPM at the
+curve's full width (`full_width_point`), as the TPM demands. The checks come in Parsec's order:
 
 * GenerateKey: DeprecatedPrimitive; the name (AlreadyExists); a public key type (InvalidArgument); then the
   template — key type, size, curve, an ECDH policy (NotSupported);
@@ -24,6 +25,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from tpm2_pytss.constants import TPM2_ALG, TPMA_OBJECT
 from tpm2_pytss.types import (
     TPM2B_AUTH,
+    TPM2B_ECC_PARAMETER,
     TPM2B_PRIVATE,
     TPM2B_PUBLIC,
     TPM2B_SENSITIVE_CREATE,
@@ -45,7 +47,7 @@ from refimpl.operations import (
     ImportKeyResult,
 )
 from refimpl.providers.base import handles
-from refimpl.providers.tpm.common import AUTH_VALUE_BYTES, TpmBase, WrappedKey
+from refimpl.providers.tpm.common import AUTH_VALUE_BYTES, ECC_CURVE_BITS, TpmBase, WrappedKey
 from refimpl.providers.tpm.context import KEY_ATTRIBUTES
 from refimpl.psa import formats, policy
 from refimpl.psa.types import (
@@ -122,6 +124,22 @@ def key_template(attributes: KeyAttributes) -> TPM2B_PUBLIC:
     return TPM2B_PUBLIC(public)
 
 
+def full_width_point(public: TPM2B_PUBLIC) -> TPM2B_PUBLIC:
+    """`public` with an ECC point's coordinates zero-padded to the curve's size; an RSA key as it is.
+
+    tpm2-pytss writes each coordinate in as few bytes as its value needs, so one P-256 point in 128 has a 31-byte
+    x or y; libtpms refuses such a point (TPM2_LoadExternal: TPM_RC_KEY on inPublic, rc 0x2dc), which made a
+    random ImportKey fail as PsaErrorHardwareFailure. A TPM itself writes every coordinate at full width.
+    """
+    area = public.publicArea
+    if area.type != TPM2_ALG.ECC:
+        return public
+    size = formats.byte_length(ECC_CURVE_BITS[area.parameters.eccDetail.curveID])
+    area.unique.ecc.x = TPM2B_ECC_PARAMETER(bytes(area.unique.ecc.x).rjust(size, b"\x00"))
+    area.unique.ecc.y = TPM2B_ECC_PARAMETER(bytes(area.unique.ecc.y).rjust(size, b"\x00"))
+    return public
+
+
 class KeyManagement(TpmBase):
     """The key life cycle: keys are wrapped blobs held by the key info manager."""
 
@@ -168,7 +186,7 @@ class KeyManagement(TpmBase):
         key = formats.load_public_key(key_type, attributes.bits, operation.data)
         der = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)  # type: ignore[union-attr]
         object_attributes = TPMA_OBJECT.USERWITHAUTH | TPMA_OBJECT.NODA | usage_attributes(attributes)
-        public = TPM2B_PUBLIC.from_pem(der, objectAttributes=object_attributes)
+        public = full_width_point(TPM2B_PUBLIC.from_pem(der, objectAttributes=object_attributes))
         context = self.context
         with (
             context.lock,
