@@ -23,7 +23,6 @@ import itertools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
-from functools import cache
 from typing import Any
 
 import z3
@@ -270,6 +269,7 @@ def behaviour(pre: State, operation: Operation, result: tuple[State, Outcome] | 
         effects.admin_op,
         effects.deleted_client is None,
         effects.reconfigured,
+        tuple(sorted(effects.marks)),
     )
     changed = tuple(f.name for f in fields(State) if getattr(pre, f.name) != getattr(post, f.name))
     return (_instance_of(operation), outcome.status or NO_ANSWER, shape, changed)
@@ -328,7 +328,6 @@ def check_agreement(
 
 
 # ---------------------------------------------------------------------------------------------------------- coverage
-@cache
 def symbolic_statuses(variant: VariantName) -> dict[str, frozenset[str]]:
     """For each instance of `variant`, the status labels the twin can produce from some state of the scope."""
     u: Universe = SCOPE.universe

@@ -20,7 +20,7 @@ import z3
 from model.nouns import Handle, KeyAttributes, KeyKind, KeyName, ProviderId, Signal, Tenant, Usage
 from model.operations import Operation, Request
 from model.state import State
-from model.step import Effects
+from model.step import OBSERVABLES, Effects
 from model.symbolic import ENUMS as E
 from model.symbolic import EXTRA_PARAMS, Expr, Opt, Params, SymConfig, SymEffects, SymState, Universe
 
@@ -259,6 +259,10 @@ def effects_match(u: Universe, symbolic: SymEffects, concrete: Effects) -> Expr:
         symbolic.admin_op == z3.BoolVal(concrete.admin_op),
         _opt_matches(u, symbolic.deleted_client, concrete.deleted_client),
         symbolic.reconfigured == z3.BoolVal(concrete.reconfigured),
+        *(
+            symbolic.mark(name) == z3.BoolVal(name in concrete.marks)
+            for name in sorted({*OBSERVABLES, *symbolic.marks, *concrete.marks})
+        ),
     )
 
 

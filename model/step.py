@@ -120,7 +120,7 @@ class Effects:
     `actor` is who really acted (not necessarily the authenticated identity); `namespace` whose key namespace a
     request read or wrote; `touched` the provider keys read or used; `admin_op` whether an admin operation passed
     the admin check; `deleted_client` the tenant a DeleteClient emptied; `reconfigured` whether the configuration was
-    re-read (SIGHUP, restart).
+    re-read (SIGHUP, restart); `marks` the declared observable effects (`observable`) the operation produced.
     """
 
     actor: Tenant | None = None
@@ -130,6 +130,20 @@ class Effects:
     admin_op: bool = False
     deleted_client: Tenant | None = None
     reconfigured: bool = False
+    marks: frozenset[str] = frozenset()
+
+
+OBSERVABLES: dict[str, str] = {}
+"""Named yes/no observations a transition can add to its effects (`Effects.marks`, `SymEffects.marks`), with their
+meaning: the way to give the properties something new to look at without a new field (`observable`)."""
+
+
+def observable(name: str, meaning: str) -> str:
+    """Declare the observable effect `name`; the agreement check compares it between the model and its twin."""
+    if OBSERVABLES.get(name, meaning) != meaning:
+        raise ValueError(f"the observable effect {name!r} is already declared with another meaning")
+    OBSERVABLES[name] = meaning
+    return name
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cache
 from typing import Any, cast
 
@@ -451,6 +451,9 @@ class SymRelease:
 
 @dataclass(frozen=True)
 class SymEffects:
+    """`model.step.Effects`, symbolically; `marks` maps declared observable effects to when they happen (a mark
+    absent from the mapping never happens)."""
+
     actor: Opt
     namespace: Opt
     touched: Table
@@ -458,6 +461,11 @@ class SymEffects:
     admin_op: Expr
     deleted_client: Opt
     reconfigured: Expr
+    marks: Mapping[str, Expr] = field(default_factory=dict)
+
+    def mark(self, name: str) -> Expr:
+        """When the observable effect `name` happens."""
+        return self.marks.get(name, z3.BoolVal(False))
 
 
 def _absent(u: Universe) -> Opt:
@@ -488,6 +496,7 @@ def _gated(u: Universe, condition: Expr, effects: SymEffects) -> SymEffects:
         admin_op=z3.And(condition, effects.admin_op),
         deleted_client=Opt(z3.And(condition, effects.deleted_client.present), effects.deleted_client.value),
         reconfigured=z3.And(condition, effects.reconfigured),
+        marks={name: z3.And(condition, when) for name, when in effects.marks.items()},
     )
 
 

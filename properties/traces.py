@@ -79,6 +79,8 @@ def effects_data(effects: Effects, pre: State) -> dict[str, Any]:
         data["deleted_client"] = str(effects.deleted_client)
     if effects.reconfigured:
         data["reconfigured"] = True
+    if effects.marks:
+        data["observed"] = sorted(effects.marks)
     return data
 
 
