@@ -290,6 +290,30 @@ class _Reader:
             return None, text.strip()
         return found, leading.group("rest").strip()
 
+    def cell_marker(self, text: str, line: int, where: str) -> tuple[Marker | None, str]:
+        """The configuration markers anywhere in a cell or list item, combined, and the text without them.
+
+        ``*(GNRC, JWTS)* An attacker…`` and ``An attacker… *(GNRC, JWTS)*`` read alike; italic text that is no
+        marker stays in the text as written. Two markers in one cell must both hold: the item applies where both do.
+        """
+        if not self.configurations:
+            return None, text.strip()
+        found: list[Marker] = []
+
+        def take(italic: re.Match[str]) -> str:
+            marker = self.marker(italic.group("text"), line, where)
+            if marker is None or marker.rest:
+                return italic.group(0)
+            found.append(marker)
+            return " "
+
+        remaining = " ".join(ITALIC.sub(take, text).split())
+        remaining = re.sub(r"^[:.]\s*", "", remaining)
+        if not found:
+            return None, remaining
+        applies = tuple(c for c in self.configurations if all(c in m.applies_to for m in found))
+        return Marker(applies, " ".join(m.words for m in found), ""), remaining
+
     def italic_paragraph(self, subject: str, line: int, text: str, where: str) -> None:
         """An italic paragraph in an asset's or attacker's section: a marker, or (seed) the no-IdP exclusion."""
         if not self.configurations:
@@ -320,16 +344,16 @@ class _Reader:
         for position, (number, item_lines) in enumerate(items, start=1):
             identifier = f"ASUM-{position}"
             text = " ".join(item_lines)
-            for italic in ITALIC.finditer(text):
-                words = italic.group("text").strip()
-                if not self.configurations:
-                    self.exclusions.append((NO_IDP_VARIANT, Exclusion(identifier, words.strip("()"))))
-                    continue
-                found = self.marker(words, number, f"Assumptions: item {position}")
-                if found is None:
-                    raise self.error(number, f"Assumptions: item {position}", f"expected {MARKER_HINT}")
-                self.restrict(identifier, found)
-            assumptions.append(Assumption(identifier, " ".join(ITALIC.sub("", text).split())))
+            if self.configurations:
+                found, text = self.cell_marker(text, number, f"Assumptions: item {position}")
+                if found is not None:
+                    self.restrict(identifier, found)
+            else:
+                for italic in ITALIC.finditer(text):
+                    words = italic.group("text").strip().strip("()")
+                    self.exclusions.append((NO_IDP_VARIANT, Exclusion(identifier, words)))
+                text = ITALIC.sub("", text)
+            assumptions.append(Assumption(identifier, " ".join(text.split())))
         return assumptions
 
     def _assets(self, section: Section) -> list[Asset]:
@@ -413,7 +437,7 @@ class _Reader:
                 where = f"Attacker {identifier}, row {letter_cell} {text_cell[:40]!r}"
                 if letter not in STRIDE:
                     raise self.error(number, where, "first column must be a STRIDE letter (S, T, R, I, D or E)")
-                found, text = self.leading_marker(text_cell, number, where)
+                found, text = self.cell_marker(text_cell, number, where)
                 if text.startswith("N/A"):
                     if mitigation_cell or assets_cell or found:
                         raise self.error(number, where, "an N/A row names mitigations, assets or configurations")
@@ -474,7 +498,7 @@ class _Reader:
             if not value.strip().isdigit():
                 raise self.error(number, section.title, f"ID {number_cell!r} is not a number")
             identifier = f"{kind}-{int(value)}"
-            found, justification = self.leading_marker(justification_cell, number, f"{section.title} {identifier}")
+            found, justification = self.cell_marker(justification_cell, number, f"{section.title} {identifier}")
             if found is not None:
                 self.restrict(identifier, found)
             entries.append(

@@ -164,6 +164,13 @@ def underscore_italics(text: str) -> str:
     return re.sub(r"(?<![*\w])\*([^*\s][^*]*?)\*(?![*\w])", r"_\1_", text)
 
 
+def markers_at_the_end(text: str) -> str:
+    """Row and item markers written after the words instead of before them."""
+    text = re.sub(r"^\| ([STRIDE]) \| \*(\([^)]*\))\* ([^|]*?)\s*\|", r"| \1 | \3 *\2* |", text, flags=re.M)
+    text = re.sub(r"^(\| \d+\s*\| )\*(\([^)]*\))\* ([^|]*?)\s*\|", r"\1\3 *\2* |", text, flags=re.M)
+    return re.sub(r"^(\d\.) \*(\([^)]*\))\* (.*)$", r"\1 \3 *\2*", text, flags=re.M)
+
+
 @pytest.mark.parametrize(
     "variation",
     [without_trailing_pipes, without_outer_pipes, curly_quotes_and_dashes, loose_spacing_and_punctuation,
@@ -186,6 +193,14 @@ def test_small_variations_of_the_format_import_alike(
 
 def line_of(text: str, fragment: str) -> int:
     return next(number for number, line in enumerate(text.splitlines(), start=1) if fragment in line)
+
+
+def test_markers_after_the_words_read_as_markers_before_them(current_markdown: Path, current: Catalogue) -> None:
+    text = current_markdown.read_text(encoding="utf-8")
+    varied = markers_at_the_end(text)
+    assert "| S | An attacker uses another client's Unix account." in varied
+    assert "5. The authentication tokens are stored with confidentiality by the clients. *(GNRC, JWTS)*" in varied
+    assert parse_seed(varied) == current
 
 
 @pytest.mark.parametrize(
@@ -231,7 +246,7 @@ This document presents the threat model of a Parsec client library.
 
 ## Assumptions
 
-1. The client's host is trusted.
+1. The client's host is *trusted*.
 2. *(TCP)* The proxy is trusted.
 
 ## Assets
@@ -283,6 +298,7 @@ def test_another_component_in_the_same_format_imports(tmp_path: Path) -> None:
         ("A1-T-1", "Unreachable row.", ()),
     ]
     assert catalogue.configurations_of("ASUM-2") == ("TCP",)
+    assert [a.text for a in catalogue.assumptions] == ["The client's host is *trusted*.", "The proxy is trusted."]
     assert catalogue.configurations_of("M-0") == ("TCP",)
     assert [t.id for t in catalogue.variant("sock").threats] == ["A1-S-1"]
     assert catalogue.variant("TCP").threats == ()
@@ -300,6 +316,7 @@ def test_a_document_without_deployments_has_one_generic_variant() -> None:
     text = COMPONENT.replace("- (SOCK) Clients talk to the service over a Unix socket\n", "")
     text = text.replace("- (TCP) Clients talk to the service over TCP,\n   behind a proxy\n", "")
     text = re.sub(r"\*\((?:not )?[A-Z]+\)\* ?|\*Only applicable for deployment \(SOCK\)\.\*", "", text)
+    text = text.replace("*trusted*", "trusted")  # without configurations, italic text is the seed's no-IdP text
     catalogue = parse_seed(text, "client.md")
     assert [v.id for v in catalogue.variants] == ["generic"]
     assert [catalogue.configurations_of(t.id) for t in catalogue.threats] == [("generic",), ("generic",)]
