@@ -31,9 +31,12 @@ def pristine_model() -> Iterator[None]:
     registry, encoders, observables = dict(REGISTRY), dict(ENCODERS), dict(OBSERVABLES)
     invariants = properties.invariants.INVARIANTS
     yield
-    for saved, live in ((registry, REGISTRY), (encoders, ENCODERS), (observables, OBSERVABLES)):
-        live.clear()
-        live.update(saved)  # type: ignore[attr-defined]
+    REGISTRY.clear()
+    REGISTRY.update(registry)
+    ENCODERS.clear()
+    ENCODERS.update(encoders)
+    OBSERVABLES.clear()
+    OBSERVABLES.update(observables)
     properties.invariants.INVARIANTS = invariants
     sys.modules.pop("extending_guide", None)
 
