@@ -22,7 +22,7 @@ from typing import Any
 from dataflow.catalogue import Catalogue, Threat
 from parsec_tm.evidence.fuzz import FUZZ_PROPERTIES, FuzzProperty
 from parsec_tm.evidence.proofs import PROVED, ProofFacts
-from parsec_tm.evidence.reasons import NO_EXECUTABLE_EVIDENCE
+from parsec_tm.evidence.reasons import NO_EXECUTABLE_EVIDENCE, Reason
 from parsec_tm.evidence.results import FAILED, PASSED, TestResult
 
 STATUSES = ("failing", "proved", "tested", "fuzzed", "operational", "unmitigated", "no-evidence")
@@ -126,7 +126,7 @@ def gather_evidence(
     proofs: ProofFacts | None,
     results: Iterable[TestResult] | None,
     properties: tuple[FuzzProperty, ...] = FUZZ_PROPERTIES,
-    reasons: Mapping[str, str] = NO_EXECUTABLE_EVIDENCE,
+    reasons: Mapping[str, Reason] = NO_EXECUTABLE_EVIDENCE,
 ) -> EvidenceReport:
     """The evidence of every threat row of `catalogue` (one variant) from the proof facts and the test results."""
     tests = tuple(results) if results is not None else ()
@@ -145,10 +145,11 @@ def gather_evidence(
             *_property_evidence(threat, properties, tests),
             *_document_evidence(threat, catalogue),
         )
+        reason = reasons.get(threat.id)
+        applies = reason is not None and reason.mitigation in threat.mitigations
+        status = status_of(threat, evidence)
         rows.append(
-            ThreatEvidence(
-                threat.id, threat.mitigations, status_of(threat, evidence), evidence, reasons.get(threat.id, "")
-            )
+            ThreatEvidence(threat.id, threat.mitigations, status, evidence, reason.text if applies and reason else "")
         )
     return EvidenceReport(catalogue.variant_id, tuple(rows), results is not None, tuple(notes))
 
