@@ -8,10 +8,17 @@ SPIFFE IDs the caller's Unix user is registered for at `--workload-endpoint`, an
 valid JWT-SVIDs it fetched, so it never spends the service's per-user failure count) and never touches a key it
 did not create; life-cycle events (reload, restart, kill -9) need a service the harness owns, as in the test suite.
 
-Exit codes: 0 when the steps ran without a divergence; 1 when one was found (the shrunk trace is printed and
-written as a runnable pytest file, `--out`); 2 on usage or connection errors. `--database` (a directory or a
-redis:// URL; default: $PARSEC_TM_FUZZ_DATABASE) shares failures between workers, so one found on one machine
-replays on the others.
+Every run ends with its coverage: operations × statuses × providers exercised, tenants, life-cycle events, and
+the machine rules, model operations and model statuses that never fired (`--min-coverage` fails a run that
+exercised too little). `--deviations FILE` declares known differences (TOML), which are counted and reported
+instead of stopping the run; the reference service's own are in parsec_tm/conformance/refimpl_deviations.toml.
+`--workers N` runs N campaigns in parallel processes with distinct seeds and one example database; `--junit FILE`
+writes one JUnit test case per campaign.
+
+Exit codes: 0 when the steps ran without a divergence (and with enough coverage); 1 when one was found (the shrunk
+trace is printed and written as a runnable pytest file, `--out`) or the coverage is below `--min-coverage`; 2 on
+usage or connection errors. `--database` (a directory or a redis:// URL; default: $PARSEC_TM_FUZZ_DATABASE)
+shares failures between workers and machines, so one found on one replays on the others.
 """
 
 from __future__ import annotations
@@ -20,10 +27,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from parsec_tm.conformance.trace import Divergence
+from typing import Any
 
 DEFAULT_OUT = Path("test_parsec_divergence.py")
 WORKLOAD_ENV = "SPIFFE_ENDPOINT_SOCKET"
@@ -33,17 +37,16 @@ CHECK_LIFECYCLE_PERCENT = 5
 
 
 def run(args: argparse.Namespace) -> int:
-    from parsec_tm.conformance.deviations import DeviationError, Deviations, load
-    from parsec_tm.conformance.progress import Progress
-    from parsec_tm.conformance.runner import run_campaign
-    from parsec_tm.conformance.settings import Budget, example_database
+    from parsec_tm.conformance.deviations import DeviationError, load
+    from parsec_tm.conformance.settings import DATABASE_ENV, Budget, example_database
     from parsec_tm.conformance.target import SocketTarget, TargetError
-    from parsec_tm.conformance.trace import dump_json, render_json, write_pytest
 
     try:
-        budget = Budget(steps=args.steps, seed=args.seed)
-        database = example_database(args.database)
-        deviations = load(args.deviations) if args.deviations is not None else Deviations()
+        Budget(steps=args.steps, seed=args.seed)
+        database = args.database if args.database is not None else os.environ.get(DATABASE_ENV) or None
+        example_database(database or "")
+        if args.deviations is not None:
+            load(args.deviations)
     except (ValueError, DeviationError) as error:
         return _usage_error(str(error))
     workload_endpoint: str | None = None
@@ -58,71 +61,103 @@ def run(args: argparse.Namespace) -> int:
     socket_path = Path(args.socket)
     if not socket_path.exists():
         return _usage_error(f"no socket at {socket_path}: start the service or give its listener.socket_path")
-    try:
-        target = SocketTarget(
-            f"unix:{socket_path.resolve()}",
-            args.auth,
-            workload_endpoint=workload_endpoint,
-        )
+    try:  # reach the service and its authenticator once, so that a wrong socket or auth is a usage error
+        SocketTarget(f"unix:{socket_path.resolve()}", args.auth, workload_endpoint=workload_endpoint).close()
     except (TargetError, OSError) as error:
         return _usage_error(str(error))
-    with Progress(budget.steps, enabled=args.format == "text") as progress:
-        result = run_campaign(
-            target, budget, database=database, progress=progress, deviations=deviations, encryption=_encryption(args)
+    documents = _campaigns(args, str(socket_path.resolve()), database, workload_endpoint)
+    return _report(args, documents)
+
+
+def _campaigns(
+    args: argparse.Namespace, socket: str, database: str | None, workload_endpoint: str | None
+) -> list[dict[str, Any]]:
+    """Run the campaign, or `--workers` campaigns in parallel processes with distinct seeds and one database."""
+    import random
+
+    from parsec_tm.conformance.progress import Progress
+    from parsec_tm.conformance.workers import CampaignSpec, run_spec, run_specs, shared_database
+
+    def spec(worker: int, seed: int | None, shared: str | None) -> CampaignSpec:
+        out = args.out if args.workers == 1 else args.out.with_name(f"{args.out.stem}_w{worker}{args.out.suffix}")
+        return CampaignSpec(
+            socket=socket,
+            auth=args.auth,
+            steps=args.steps,
+            seed=seed,
+            out=str(out),
+            database=shared,
+            workload_endpoint=workload_endpoint,
+            deviations=str(args.deviations) if args.deviations is not None else None,
+            rsa_encryption=args.rsa_encryption,
+            worker=worker,
         )
-    target.close()
-    document: dict[str, Any] = {
-        "passed": result.passed,
-        "target": result.target,
-        "steps": result.steps,
-        "seconds": round(result.seconds, 3),
-        "steps_per_second": round(result.steps_per_second, 1),
-        "seed": args.seed,
-        "deviations": result.deviations,
-    }
-    if result.divergence is not None:
-        document["divergence"] = render_json(result.divergence)
-        document["flaky"] = result.flaky
-        try:
-            document["replay_file"] = str(write_pytest(result.divergence, args.out, seed=args.seed))
-        except (ValueError, OSError) as error:
-            document["replay_file"] = None
-            document["replay_error"] = str(error)
+
+    if args.workers == 1:
+        with Progress(args.steps, enabled=args.format == "text") as progress:
+            return [run_spec(spec(0, args.seed, database), progress)]
+    base = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
+    with shared_database(database) as shared:
+        specs = [spec(worker, base + worker, shared) for worker in range(args.workers)]
+        return run_specs(specs)
+
+
+def _report(args: argparse.Namespace, documents: list[dict[str, Any]]) -> int:
+    """Print the verdict, coverage and deviations; write the JUnit file; the exit code."""
+    from parsec_tm.conformance.coverage import merge_reports, render_text
+    from parsec_tm.conformance.junit import write_junit
+    from parsec_tm.conformance.trace import dump_json
+    from parsec_tm.conformance.workers import case_report
+
+    coverage = documents[0]["coverage"]
+    if len(documents) > 1:
+        # life-cycle events need a service the fuzzer owns, never the case of --socket
+        coverage = merge_reports([document["coverage"] for document in documents], lifecycle=False)
+    passed = all(document["passed"] for document in documents)
+    too_little = args.min_coverage is not None and coverage.get("score", 0.0) < args.min_coverage
+    if args.junit is not None:
+        write_junit(args.junit, [case_report(document) for document in documents])
     if args.format == "json":
+        if len(documents) == 1:
+            document = {key: value for key, value in documents[0].items() if key not in ("name", "summary", "trace")}
+        else:
+            steps = sum(int(document["steps"]) for document in documents)
+            seconds = max(float(document["seconds"]) for document in documents)
+            document = {
+                "passed": passed,
+                "workers": len(documents),
+                "steps": steps,
+                "seconds": seconds,
+                "steps_per_second": round(steps / seconds, 1) if seconds else 0.0,
+                "campaigns": documents,
+                "coverage": coverage,
+            }
+        document["coverage_too_low"] = too_little
         print(dump_json(document))
     else:
-        _print_text(result.summary(), document, result.divergence)
-    return 0 if result.passed else 1
+        for document in documents:
+            _print_text(document)
+        print(render_text(coverage))
+        if too_little:
+            print(f"FAIL coverage {coverage.get('score')}% is below --min-coverage {args.min_coverage}%")
+        if args.junit is not None:
+            print(f"junit: {args.junit}")
+    return 0 if passed and not too_little else 1
 
 
-def _encryption(args: argparse.Namespace) -> dict[Any, Any]:
-    """The RSA encryption algorithm the campaign uses on the software provider, when --rsa-encryption names one."""
-    from model.nouns import ProviderId as ModelProviderId
-    from refimpl.psa import types as t
-
-    if args.rsa_encryption is None:
-        return {}
-    algorithm = t.RsaPkcs1v15Crypt() if args.rsa_encryption == "pkcs1v15" else t.RsaOaep(t.Hash.SHA_256)
-    return {ModelProviderId.MBED_CRYPTO: algorithm}
-
-
-def _print_deviations(document: dict[str, Any]) -> None:
+def _print_text(document: dict[str, Any]) -> None:
+    if document["passed"]:
+        print(f"ok   {document['summary']} ({document['steps_per_second']} steps/s)")
+    else:
+        print(f"FAIL {document['summary']}")
+        if document.get("trace"):
+            print(document["trace"])
+        if document.get("replay_file"):
+            print(f"replay: pytest {document['replay_file']}")
+        elif "replay_error" in document:
+            print(f"no replay file: {document['replay_error']}")
     for entry in document.get("deviations", ()):
         print(f"     declared deviation {entry['id']}: matched {entry['count']} times")
-
-
-def _print_text(summary: str, document: dict[str, Any], divergence: Divergence | None) -> None:
-    if divergence is None:
-        print(f"ok   {summary} ({document['steps_per_second']} steps/s)")
-        _print_deviations(document)
-        return
-    _print_deviations(document)
-    print(f"FAIL {summary}")
-    print(divergence)
-    if document.get("replay_file"):
-        print(f"replay: pytest {document['replay_file']}")
-    else:
-        print(f"no replay file: {document.get('replay_error')}")
 
 
 def _usage_error(message: str) -> int:
@@ -186,6 +221,30 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="the RSA encryption algorithm of the fuzzer's keys on the software provider (default oaep; pkcs1v15 "
         "exercises PKCS#1 v1.5 decryption, whose implicit rejection the reference service declares)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="run N campaigns in parallel processes, with distinct seeds (the seed + 0..N-1) and one example "
+        "database (--database, else a temporary directory for the run); each runs --steps steps",
+    )
+    parser.add_argument(
+        "--min-coverage",
+        type=float,
+        default=None,
+        metavar="PERCENT",
+        help="fail (exit 1) when the coverage score (rules, operations, statuses and life-cycle events exercised) "
+        "is below PERCENT",
+    )
+    parser.add_argument(
+        "--junit",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write a JUnit XML report: one test case per campaign, a failure carrying the shrunk trace and the "
+        "replay file",
     )
     parser.add_argument(
         "--out",

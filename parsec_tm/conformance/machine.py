@@ -73,6 +73,7 @@ from model.state import State
 from model.step import NotEnabled, Outcome, enabled, step
 from model.transitions import seed_mitigations
 from parsec_tm.conformance import concrete as c
+from parsec_tm.conformance.coverage import Coverage
 from parsec_tm.conformance.deviations import Deviations
 from parsec_tm.conformance.target import Reply, Seat, Session, Target
 from parsec_tm.conformance.trace import Divergence, Exchange, PropertyViolation, TraceStep
@@ -143,6 +144,8 @@ class Campaign:
     first_divergence: Divergence | None = None
     """The divergence first seen, before shrinking: what is reported if the minimal run does not replay."""
     deviations: Deviations = field(default_factory=Deviations)
+    coverage: Coverage = field(default_factory=Coverage)
+    """What the campaign exercised (its own run: shrinking replays are not counted)."""
     """Declared deviations: differences that are counted (`deviations.counts`) instead of failing the run."""
     encryption: dict[ModelProviderId, t.AsymmetricEncryption] = field(default_factory=dict)
     """RSA encryption algorithm per provider, replacing `concrete.ENCRYPTION_ALGORITHMS` (e.g. PKCS#1 v1.5 on the
@@ -684,6 +687,8 @@ class ConformanceMachine(RuleBasedStateMachine):
 
     def _begin(self, rule_name: str, **arguments: Any) -> None:
         self.trace.append(TraceStep(rule_name, arguments))
+        if not self.campaign.diverged:
+            self.campaign.coverage.record_rule(rule_name)
         self.campaign.counted()
 
     def _seat(self, tenant: int) -> Seat:
@@ -737,15 +742,19 @@ class ConformanceMachine(RuleBasedStateMachine):
         broken = violated_by(pre, outcome, post)
         expected = outcome.status or "no answer"
         reply: Reply | None = None
+        inner = getattr(request, "request", request)
+        opcode = getattr(inner, "opcode", type(inner).__name__)
+        provider_name = camel_case(c.wire_provider(getattr(inner, "provider", ModelProviderId.CORE)).name)
         if self.target is None:
             self.trace[-1].exchanges.append(Exchange(text, expected))
+            self._covered(opcode, expected, provider_name, seat)
         else:
-            inner = getattr(request, "request", request)
             provider = c.wire_provider(getattr(inner, "provider", ModelProviderId.CORE))
-            self._operation, self._operation_provider = getattr(inner, "opcode", ""), camel_case(provider.name)
+            self._operation, self._operation_provider = opcode, provider_name
             reply = self.target.send(seat, provider, wire)
             observed = reply.status.parsec_name if reply.status is not None else "no answer"
             self.trace[-1].exchanges.append(Exchange(text, expected, reply.describe()))
+            self._covered(opcode, observed, provider_name, seat)
             if observed != expected and not broken:
                 if self._declared("status", model=expected, service=observed):
                     if expected == Status.SUCCESS.parsec_name:
@@ -777,6 +786,10 @@ class ConformanceMachine(RuleBasedStateMachine):
         if reply is None or outcome.status != Status.SUCCESS.parsec_name:
             return None
         return reply.result
+
+    def _covered(self, opcode: str, status: str, provider: str, seat: Seat | None) -> None:
+        if not self.campaign.diverged:
+            self.campaign.coverage.record_exchange(opcode, status, provider, seat.label if seat is not None else None)
 
     def _declared(self, field_name: str, *, model: str | None = None, service: str | None = None) -> bool:
         """Whether the difference just seen is a declared deviation; counted (outside shrinking) if it is."""

@@ -49,6 +49,9 @@ class CampaignResult:
     """Life-cycle events run before the divergence (or in all), by kind."""
     deviations: list[dict[str, Any]] = field(default_factory=list)
     """Each declared deviation with how often it matched (`Deviations.report`)."""
+    coverage: dict[str, Any] = field(default_factory=dict)
+    """What the campaign exercised and what it never did (`coverage.Coverage.report`)."""
+    seed: int | None = None
 
     @property
     def deviation_count(self) -> int:
@@ -113,7 +116,10 @@ def run_campaign(
         elapsed, total = found - started, ended - started
         events = dict(campaign.events)
         declared = campaign.deviations.report()
-        return CampaignResult(campaign.describe, campaign.steps, elapsed, total, divergence, flaky, events, declared)
+        covered = campaign.coverage.report(events, lifecycle=campaign.target is not None and campaign.lifecycle_allowed)
+        return CampaignResult(
+            campaign.describe, campaign.steps, elapsed, total, divergence, flaky, events, declared, covered, budget.seed
+        )
 
     batch = 0
     while campaign.steps < budget.steps:
