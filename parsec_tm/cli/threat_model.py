@@ -101,15 +101,26 @@ def _report(args: argparse.Namespace) -> int:
     from dataflow.graph import build_graph
     from dataflow.report import write_report
 
-    catalogue = selected_catalogue(args)
     pictures = () if args.picture == "none" else ("svg", "png") if args.picture == "both" else (args.picture,)
-    files = write_report(catalogue, build_graph(catalogue), args.out, pictures)
-    written = [files.markdown, files.html, *files.pictures]
-    if args.format == "json":
-        _print_json({"variant": catalogue.variant_id, "files": [str(path) for path in written]})
+    if args.each_variant:
+        if args.variant:
+            print("parsec-tm report: give --variant or --each-variant, not both", file=sys.stderr)
+            return USAGE
+        base = selected_catalogue(args)
+        targets = [(base.variant(v.id), args.out / v.id) for v in base.variants]
     else:
-        for path in written:
-            print(path)
+        targets = [(selected_catalogue(args), args.out)]
+    reports = []
+    for catalogue, directory in targets:
+        files = write_report(catalogue, build_graph(catalogue), directory, pictures)
+        written = [files.markdown, files.html, *files.pictures]
+        reports.append({"variant": catalogue.variant_id, "files": [str(path) for path in written]})
+    if args.format == "json":
+        _print_json({"reports": reports} if args.each_variant else reports[0])
+    else:
+        for report in reports:
+            for path in report["files"]:
+                print(path)
     return OK
 
 
@@ -220,6 +231,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     report = subparsers.add_parser("report", help="write the threat-model report (Markdown, HTML, diagram picture)")
     report.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory to write the report to")
     report.add_argument("--picture", choices=("svg", "png", "both", "none"), default="svg", help="diagram format")
+    report.add_argument(
+        "--each-variant",
+        action="store_true",
+        help="one report per deployment (with-idp, no-idp; or all, GNRC, DSPC, DRCT, JWTS), each in DIR/<variant>",
+    )
     _add_model_options(report)
     report.set_defaults(handler=guarded(_report))
 

@@ -272,3 +272,16 @@ def test_the_text_list_of_every_configuration_names_a_rows_configurations(capsys
     assert code == 0
     assert "[DSPC] An attacker uses another client's Unix account." in lines["A1-S-3"]
     assert "[GNRC, DSPC, JWTS] An attacker modifies the valid request" in lines["A1-T-1"]
+
+
+def test_one_report_per_configuration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["report", "--model", "current", "--each-variant", "--out", str(tmp_path), "--picture", "none"]
+    code, out, _ = run([*argv, "--format", "json"], capsys)
+    reports = json.loads(out)["reports"]
+    assert code == 0
+    assert [r["variant"] for r in reports] == ["all", "GNRC", "DSPC", "DRCT", "JWTS"]
+    assert all(Path(f).parent == tmp_path / r["variant"] for r in reports for f in r["files"])
+    assert "| D | A13-D-2 |" in (tmp_path / "JWTS" / "threat_model.md").read_text(encoding="utf-8")
+    assert "A13-D-2 |" not in (tmp_path / "DRCT" / "threat_model.md").read_text(encoding="utf-8")
+    code, _, err = run([*argv, "--variant", "JWTS"], capsys)
+    assert code == 2 and "not both" in err
