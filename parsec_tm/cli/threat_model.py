@@ -7,7 +7,8 @@ Every subcommand reads one model: a built-in one (``--model seed``, the 2020-09-
 
 - ``threats`` lists the catalogue's threats (the STRIDE rows, N/A rows excluded) as text or JSON, filtered by
   ``--attacker``, ``--asset``, ``--mitigation``; each JSON record names the configurations the row applies in;
-- ``report --out DIR`` writes the Markdown and HTML report with the dataflow diagram picture;
+- ``report --out DIR`` writes the Markdown and HTML report with the dataflow diagram picture (``--each-variant``:
+  one per deployment, in DIR/<variant>);
 - ``what-if M-3 …`` lists the threats that removing those mitigations leaves without any M- or O- mitigation;
 - ``graph`` prints the dataflow graph: trust boundaries, components and flows with their attackers.
 
