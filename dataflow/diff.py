@@ -46,8 +46,8 @@ SAME_ID_BONUS = 0.15
 CONFIGURATION_CORRESPONDENCE: Mapping[str, str] = {"with-idp": "GNRC", "no-idp": "DRCT"}
 """The seed's deployments and the configurations of later revisions that describe them: the generic deployment with
 an Identity Provider is GNRC; the seed's deployment without one, where "all clients trust each other", is DRCT."""
-IGNORED_FIELDS = frozenset({"id", "threats"})
-"""Fields that are not compared as such: the ID (compared apart) and a configuration's row count (derived)."""
+IGNORED_FIELDS = frozenset({"id"})
+"""Fields that are not compared as such: the ID, compared apart (a change of ID alone is a renumbering)."""
 
 
 @dataclass(frozen=True)

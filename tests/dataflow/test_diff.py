@@ -204,3 +204,18 @@ def test_an_unreadable_revision_is_a_usage_error(tmp_path: Path, capsys: pytest.
     code, out, err = run(["seed", str(broken)], capsys)
     assert (code, out) == (2, "")
     assert "no '## Assets' section" in err
+
+
+def test_a_row_marked_for_fewer_configurations_changes_its_configurations(current_markdown: Path) -> None:
+    from dataflow.seed_import import parse_seed
+
+    text = current_markdown.read_text(encoding="utf-8")
+    old_marker = "| S | *(GNRC, JWTS)* An attacker uses brute-force"
+    assert old_marker in text
+    revised = parse_seed(text.replace(old_marker, "| S | *(JWTS)* An attacker uses brute-force"))
+    diff = diff_catalogues(parse_seed(text), revised)
+    (change,) = diff.sections["threats"].changed
+    assert (change.id, change.fields) == ("A1-S-2", ("configurations",))
+    assert (change.before["configurations"], change.after["configurations"]) == (["GNRC", "JWTS"], ["JWTS"])
+    assert "  ~ A1-S-2: configurations: GNRC, JWTS → JWTS" in render_text(diff)
+    assert [c.id for c in diff.sections["configurations"].changed] == ["GNRC"], "GNRC lost a row"
