@@ -113,3 +113,20 @@ def unencoded() -> Iterator[None]:
 def test_a_transition_without_an_encoder_stops_prove_with_its_name() -> None:
     with pytest.raises(ModelIncomplete, match=r"no Z3 encoder for the transition.* Unencoded"):
         run_all("no-idp", mutations=False)
+
+
+def test_prove_exits_1_on_a_vacuous_invariant(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    from parsec_tm.cli import prove as prove_command
+
+    monkeypatch.setattr(properties.invariants, "INVARIANTS", (*INVARIANTS, VACUOUS))
+    parser = argparse.ArgumentParser(prog="parsec-tm")
+    prove_command.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["prove", "--variant", "no-idp", "--no-mutations"])
+    assert args.handler(args) == 1
+    text = capsys.readouterr().out
+    assert "vacuous                          checked-concretely" in text
+    assert "Not proved or not confirmed:" in text and "add a Z3 formula" in text
