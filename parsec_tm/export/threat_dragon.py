@@ -142,6 +142,12 @@ def _node_cell(node: dict[str, Any], position: tuple[float, float]) -> dict[str,
         data.update({"privilegeLevel": "", "handlesCardPayment": False, "handlesGoodsOrServices": False})
     if shape == "actor":
         data["providesAuthentication"] = node["id"] == "identity_provider"
+    # Threat Dragon draws a store as two lines (topLine, bottomLine) and the other shapes with a body outline.
+    outline = (
+        {"topLine": _body("#333333"), "bottomLine": _body("#333333")}
+        if shape == "store"
+        else {"body": _body("#333333")}
+    )
     return {
         "id": cell_id("node", node["id"]),
         "shape": shape,
@@ -149,7 +155,7 @@ def _node_cell(node: dict[str, Any], position: tuple[float, float]) -> dict[str,
         "visible": True,
         "position": {"x": position[0], "y": position[1]},
         "size": {"width": NODE_WIDTH, "height": NODE_HEIGHT},
-        "attrs": {"text": {"text": node["label"]}, "body": _body("#333333")},
+        "attrs": {"text": {"text": node["label"]}, **outline},
         "data": data,
     }
 
