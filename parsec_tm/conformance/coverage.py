@@ -15,7 +15,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-LIFECYCLE_KINDS = ("reload", "graceful-restart", "kill-9", "crash-after-provider-write", "crash-after-mapping-removal")
+LIFECYCLE_KINDS = (
+    "reload",
+    "bad-reload",
+    "graceful-restart",
+    "kill-9",
+    "crash-after-provider-write",
+    "crash-after-mapping-removal",
+)
 
 
 def machine_rules() -> tuple[str, ...]:

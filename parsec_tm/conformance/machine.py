@@ -109,6 +109,7 @@ all but export, the first only (the kind's main use), export only, or none."""
 LIFECYCLE_EVENTS = (
     "reload",
     "reload",
+    "bad-reload",
     "graceful-restart",
     "kill-9",
     "crash-after-provider-write",
@@ -600,12 +601,15 @@ class ConformanceMachine(RuleBasedStateMachine):
     def lifecycle(self, event: str, key: KeyRef, roll: int) -> None:
         """A life-cycle event of the service process; keys must survive every one of them.
 
-        `reload` is SIGHUP. `graceful-restart` and `kill-9` stop the process with SIGTERM or SIGKILL, check that a
-        request gets no answer, and start it again on the same state. The two crash points kill the service in
-        the middle of a request on `key` — between the provider write and the mapping write of a GenerateKey, or
-        between the mapping removal and the key's destruction of a DestroyKey — then restart it; they need the
-        service's fault hook, and without it they are a plain kill -9. When the request would not reach that
-        point (the name is taken, or there is no such key), it is sent as it is and no crash happens.
+        `reload` is SIGHUP; `bad-reload` is SIGHUP while config.toml is invalid (a typo in thread_pool_size),
+        which the service must refuse while it keeps serving, its keys and mappings untouched (the model does not
+        move; the good file is back before the next reload). `graceful-restart` and `kill-9` stop the process
+        with SIGTERM or SIGKILL, check that a request gets no answer, and start it again on the same state. The
+        two crash points kill the service in the middle of a request on `key` — between the provider write and
+        the mapping write of a GenerateKey, or between the mapping removal and the key's destruction of a
+        DestroyKey — then restart it; they need the service's fault hook, and without it they are a plain kill -9.
+        When the request would not reach that point (the name is taken, or there is no such key), it is sent as
+        it is and no crash happens.
 
         Nothing happens unless `roll` is below the campaign's `lifecycle_percent` (such steps leave no trace).
         """
@@ -619,6 +623,9 @@ class ConformanceMachine(RuleBasedStateMachine):
         if event == "reload":
             self._lifecycle(Reload(), "SIGHUP", lambda target: target.reload())
             return
+        if event == "bad-reload":
+            self._bad_reload()
+            return
         if event in ("crash-after-provider-write", "crash-after-mapping-removal") and faults:
             self._crash_between_writes(key, event)
             return
@@ -627,6 +634,16 @@ class ConformanceMachine(RuleBasedStateMachine):
         self._lifecycle(Shutdown() if graceful else Crash(), signal_name, lambda target: target.stop(graceful))
         self._exchange(None, Ping(None), ops.Ping())
         self._lifecycle(Restart(), "start on the same state", lambda target: target.start())
+
+    def _bad_reload(self) -> None:
+        """SIGHUP while config.toml is invalid: the service keeps serving with the configuration in force and
+        touches no key or mapping, so the model does not move; a Ping must be answered at once."""
+        self.trace[-1].exchanges.append(
+            Exchange("SIGHUP with an invalid config.toml", "done", None if self.target is None else "done")
+        )
+        if self.target is not None:
+            self.target.bad_reload()
+        self._exchange(None, Ping(None), ops.Ping())
 
     def _crash_between_writes(self, key: KeyRef, event: str) -> None:
         name = key.name

@@ -1,7 +1,8 @@
 """A reference service the conformance harness owns: started, reloaded, stopped and killed as a real process.
 
 The issue "Stateful conformance" lets the harness drive the service's life cycle when it owns the process: SIGHUP
-reload, graceful restart (SIGTERM, then start again on the same state) and kill -9 followed by a restart
+reload, a bad reload (SIGHUP while config.toml is invalid: the service keeps serving with the configuration in
+force), graceful restart (SIGTERM, then start again on the same state) and kill -9 followed by a restart
 (parsec-facts §5.6). Readiness is systemd's protocol, as Parsec's: the service sends `READY=1` (and `RELOADING=1`
 on SIGHUP) to `NOTIFY_SOCKET`, so the harness never polls the socket or sleeps.
 
@@ -13,6 +14,7 @@ fault-injection file). `software_config` writes the config `parsec-tm check` and
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -88,6 +90,22 @@ class ServiceProcess:
         os.kill(self._pid(), signal.SIGHUP)
         self._wait_for("RELOADING=1")
         self._wait_for("READY=1")
+
+    def bad_reload(self) -> None:
+        """SIGHUP with an invalid config.toml in place, then the good one back: the service must keep serving.
+
+        The file gets a `thread_pool_size` that is not a number (a plausible typo) for the length of the reload; the
+        service answers RELOADING=1, refuses the file, keeps the configuration in force and answers READY=1.
+        """
+        good = self.config_path.read_text()
+        bad, found = re.subn(r"(?m)^thread_pool_size\s*=.*$", 'thread_pool_size = "many"', good)
+        if not found:
+            bad = good.replace("[core_settings]", '[core_settings]\nthread_pool_size = "many"', 1)
+        self.config_path.write_text(bad)
+        try:
+            self.reload()
+        finally:
+            self.config_path.write_text(good)
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
         """Stop with `sig` (SIGTERM is graceful, SIGKILL a crash) and return the exit code."""

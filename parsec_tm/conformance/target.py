@@ -218,6 +218,9 @@ class Target(ABC):
     def reload(self) -> None:
         raise TargetError(f"{self.describe()}: the fuzzer does not own this service")
 
+    def bad_reload(self) -> None:
+        raise TargetError(f"{self.describe()}: the fuzzer does not own this service")
+
     def stop(self, graceful: bool) -> None:
         raise TargetError(f"{self.describe()}: the fuzzer does not own this service")
 
@@ -267,7 +270,9 @@ class SocketTarget(Target):
     ) -> None:
         super().__init__(endpoint, auth_mode)
         if auth_mode == "jwt-svid" and not workload_endpoint:
-            raise TargetError("JwtSvid tenants need the SPIFFE Workload API endpoint (e.g. unix:///run/spire/agent.sock)")
+            raise TargetError(
+                "JwtSvid tenants need the SPIFFE Workload API endpoint (e.g. unix:///run/spire/agent.sock)"
+            )
         if auth_mode != "jwt-svid" and workload_endpoint:
             raise TargetError(f"a Workload API endpoint is only used with JwtSvid tenants, not with {auth_mode}")
         ping = self.send(None, ProviderId.CORE, ops.Ping())
@@ -451,6 +456,9 @@ class OwnedTarget(Target):
 
     def reload(self) -> None:
         self.process.reload()
+
+    def bad_reload(self) -> None:
+        self.process.bad_reload()
 
     def stop(self, graceful: bool) -> None:
         self.process.stop(signal.SIGTERM if graceful else signal.SIGKILL)

@@ -43,3 +43,16 @@ def test_real_unix_users_are_isolated_tenants_under_peer_credentials(
     result = run_campaign(target, budget, database=campaign_database)
     assert result.passed, str(result.divergence)
     assert result.steps >= budget.steps
+
+
+@pytest.mark.threat("M-5")
+def test_a_bad_reload_between_good_ones_leaves_keys_and_mappings_as_they_were(
+    owned_target: OwnedTargetFactory, campaign_database: ExampleDatabase
+) -> None:
+    """SIGHUP with an invalid config.toml: the service keeps serving with the configuration in force; the keys,
+    used, listed and exported after it and after the good reloads around it, are the model's."""
+    target = owned_target("software")
+    result = run_campaign(target, Budget(steps=1500, seed=2), database=campaign_database, lifecycle_percent=60)
+    assert result.passed, str(result.divergence)
+    assert result.events.get("bad-reload", 0) >= 1 and result.events.get("reload", 0) >= 1, result.events
+    assert "invalid" in target.process.log_path.read_text()
