@@ -7,8 +7,10 @@ swtpm, in one run and on the same key, it measures the same signature three ways
   once; tpm2-pytss `load` + `sign` + `flush_context` under the persistent storage key (what one request needs);
 * provider — `provider.execute(application, SignHash(...))`: policy check, mapping look-up, session pool or TPM
   lock, the M-4 events, format conversion;
-* service — `parsec-tm serve` with that provider, driven by `BasicClient` (one Unix-socket connection per request,
-  Direct auth), the way Parsec's clients do it.
+* service — `parsec-tm serve` with that provider, one Unix-socket connection per request (Direct auth), the way
+  Parsec's clients do it; the request is encoded once in advance and every response is checked to be Success
+  (as `bench_service.py` does), so the figure is the service's, not the client library's;
+* client — the same through `BasicClient` (encoding, connecting and decoding per request in Python), for scale.
 
 The TPM provider keeps the last key it used loaded, so a repeated signature skips TPM2_Load; for the TPM a fourth
 way, kept — tpm2-pytss `sign` alone, on the key loaded once for the measurement — shows what that is worth, and the
@@ -17,7 +19,10 @@ service's rate is also given as a share of it.
 Measurements are interleaved in rounds, each round starting with a different way (direct, provider, service;
 then provider, service, direct; …), and each rate is the median of its rounds, so the ratios compare figures
 taken under the same load on a shared, noisy machine. It prints ops/s and the
-ratios to direct, against the issue's goals: the service at 50% of direct on SoftHSM2 and 80% on swtpm.
+ratios to direct, against the issue's goals: the service at 50% of direct on SoftHSM2 and 80% on swtpm. It also
+prints the CPU time each signature cost (this process, plus the service's for the ways through it): on a machine
+shared with other work a request that crosses two processes waits for the scheduler at each crossing, so the CPU
+ratio says what the rates would be on a quiet machine.
 
     .venv/bin/python bench/bench_providers.py [--seconds 2] [--rounds 5] [--threads 1] [--log-level info]
                                               [--providers pkcs11,tpm]
@@ -42,6 +47,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # the real-part starters live with the test fixtures
 
+from bench_service import one_request  # noqa: E402
 from pkcs11 import Mechanism, ObjectClass  # noqa: E402
 from tpm2_pytss import ESAPI  # noqa: E402
 from tpm2_pytss.constants import ESYS_TR  # noqa: E402
@@ -49,7 +55,7 @@ from tpm2_pytss.types import TPM2B_DIGEST  # noqa: E402
 
 from refimpl.client import BasicClient, Direct  # noqa: E402
 from refimpl.identity import Application, ApplicationIdentity  # noqa: E402
-from refimpl.ids import AuthType, ProviderId  # noqa: E402
+from refimpl.ids import AuthType, Opcode, ProviderId  # noqa: E402
 from refimpl.key_info_managers.sqlite import SQLiteKeyInfoManager  # noqa: E402
 from refimpl.operations import GenerateKey, SignHash  # noqa: E402
 from refimpl.providers.base import KeyStoreProvider, ProviderSettings, provider_class  # noqa: E402
@@ -59,6 +65,8 @@ from refimpl.providers.tpm.asym_sign import NULL_TICKET, signature_scheme  # noq
 from refimpl.providers.tpm.common import WrappedKey  # noqa: E402
 from refimpl.providers.tpm.context import SRK_HANDLE  # noqa: E402
 from refimpl.psa.types import EccFamily, EccKeyPair, Ecdsa, Hash, KeyAttributes, KeyPolicy, UsageFlags  # noqa: E402
+from refimpl.wire.codec import encode_operation  # noqa: E402
+from refimpl.wire.header import Request, RequestHeader, encode_request  # noqa: E402
 from tests.fixtures.real_parts import start_softhsm, start_swtpm  # noqa: E402
 from tests.fixtures.service import ServiceOptions, running_services  # noqa: E402
 
@@ -76,13 +84,30 @@ Way = Callable[[ExitStack], Callable[[], SignOnce]]
 """One way of signing: prepares a measurement (registering any clean-up on the stack), returns a signer factory."""
 
 
-def measure(way: Way, seconds: float, threads: int) -> float:
+@dataclass(frozen=True)
+class Rate:
+    per_second: float
+    cpu_us: float
+    """CPU time per signature, in µs: this process's, plus the service process's when `service_pid` is given."""
+
+
+def measure(way: Way, seconds: float, threads: int, service_pid: int | None = None) -> Rate:
     """Signatures per second over `seconds`, each of `threads` threads using a signer of its own."""
     with ExitStack() as stack:
-        return _measure(way(stack), seconds, threads)
+        make_signer = way(stack)
+        before = time.process_time() + (process_cpu(service_pid) if service_pid else 0.0)
+        count, elapsed = _measure(make_signer, seconds, threads)
+        spent = time.process_time() + (process_cpu(service_pid) if service_pid else 0.0) - before
+        return Rate(count / elapsed, spent / max(count, 1) * 1e6)
 
 
-def _measure(make_signer: Callable[[], SignOnce], seconds: float, threads: int) -> float:
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measure(make_signer: Callable[[], SignOnce], seconds: float, threads: int) -> tuple[int, float]:
     counts = [0] * threads
     signers = [make_signer() for _ in range(threads)]
     start = threading.Barrier(threads + 1)
@@ -104,7 +129,7 @@ def _measure(make_signer: Callable[[], SignOnce], seconds: float, threads: int) 
     start.wait()
     for worker in workers:
         worker.join()
-    return sum(counts) / (time.monotonic() - began)
+    return sum(counts), time.monotonic() - began
 
 
 # ----------------------------------------------------------------------------------------------- the three ways
@@ -182,7 +207,22 @@ def through_provider(provider: KeyStoreProvider, key_name: str) -> Way:
     return lambda stack: lambda: lambda: provider.execute(APPLICATION, operation)
 
 
-def through_service(endpoint: str, provider_id: ProviderId, key_name: str) -> Way:
+def through_service(socket_path: Path, provider_id: ProviderId, key_name: str) -> Way:
+    """One connection per request with the request encoded once (what a client sends), the reply's status checked."""
+    operation = encode_operation(SignHash(key_name, ECDSA, DIGEST))
+    header = RequestHeader(provider=provider_id, opcode=Opcode.PSA_SIGN_HASH, auth_type=AuthType.DIRECT)
+    request = encode_request(Request(header, operation, APPLICATION.identity.name.encode()))
+    path = str(socket_path)
+
+    def sign() -> None:
+        status = one_request(path, request)
+        if status != 0:
+            raise RuntimeError(f"the service answered status {status} to SignHash")
+
+    return lambda stack: lambda: sign
+
+
+def through_client(endpoint: str, provider_id: ProviderId, key_name: str) -> Way:
     def make() -> SignOnce:
         client = BasicClient(endpoint, auth=Direct(APPLICATION.identity.name), provider=provider_id)
 
@@ -205,6 +245,8 @@ class Subject:
     direct: Way
     provider: Way
     service: Way
+    client: Way
+    service_pid: int
     kept: Way | None = None
 
 
@@ -240,15 +282,19 @@ def subjects(kinds: list[str], directory: Path, log_level: str) -> Iterator[list
             provider.execute(APPLICATION, GenerateKey(key_name, P256_SIGNING))
             mapping = kim.get(provider.key_identity(APPLICATION, key_name))
             assert mapping is not None
-            via_service = through_service(service.endpoint, provider_ids[kind], key_name)
+            via_service = through_service(service.socket_path, provider_ids[kind], key_name)
+            via_client = through_client(service.endpoint, provider_ids[kind], key_name)
             via_provider = through_provider(provider, key_name)
             if isinstance(provider, Pkcs11Provider):
-                found.append(Subject(kind, direct_pkcs11(provider, mapping.key_id), via_provider, via_service))
+                direct_way = direct_pkcs11(provider, mapping.key_id)
+                found.append(Subject(kind, direct_way, via_provider, via_service, via_client, service.pid))
             else:
                 assert isinstance(provider, TpmProvider)
                 direct = DirectTpm(tpm.tcti, mapping.key_id, provider)
                 stack.callback(direct.close)
-                found.append(Subject(kind, direct.loading, via_provider, via_service, direct.kept))
+                found.append(
+                    Subject(kind, direct.loading, via_provider, via_service, via_client, service.pid, direct.kept)
+                )
         yield found
 
 
@@ -270,29 +316,41 @@ def main() -> int:
             f"ECDSA P-256 SignHash, {args.threads} thread(s), {args.rounds} interleaved rounds of {args.seconds:g} s, "
             f"service log_level = {args.log_level}"
         )
-        print(f"{'provider':<8} {'direct/s':>9} {'provider/s':>11} {'ratio':>6} {'service/s':>10} {'ratio':>6}  goal")
-        kept_lines: list[str] = []
+        print(
+            f"{'provider':<8} {'direct/s':>9} {'provider/s':>11} {'ratio':>6} {'service/s':>10} {'ratio':>6} "
+            f"{'client/s':>9} {'ratio':>6}  goal"
+        )
+        extra_lines: list[str] = []
         for subject in measured:
-            ways = ["direct", "provider", "service"] + (["kept"] if subject.kept is not None else [])
-            rates: dict[str, list[float]] = {way: [] for way in ways}
+            ways = ["direct", "provider", "service", "client"] + (["kept"] if subject.kept is not None else [])
+            rates: dict[str, list[Rate]] = {way: [] for way in ways}
             for round_ in range(args.rounds):
                 shift = round_ % len(ways)
                 for way in ways[shift:] + ways[:shift]:
-                    rates[way].append(measure(getattr(subject, way), args.seconds, args.threads))
-            direct, provider, service = (statistics.median(rates[way]) for way in ("direct", "provider", "service"))
+                    pid = subject.service_pid if way in ("service", "client") else None
+                    rates[way].append(measure(getattr(subject, way), args.seconds, args.threads, pid))
+            median = {way: statistics.median(rate.per_second for rate in rates[way]) for way in ways}
+            cpu = {way: statistics.median(rate.cpu_us for rate in rates[way]) for way in ways}
+            direct, provider, service, client = (median[way] for way in ("direct", "provider", "service", "client"))
             goal = GOALS[subject.kind]
             verdict = "met" if service >= goal * direct else "NOT met"
             print(
                 f"{subject.kind:<8} {direct:>9.0f} {provider:>11.0f} {provider / direct:>6.2f} "
-                f"{service:>10.0f} {service / direct:>6.2f}  service >= {goal:.0%} of direct: {verdict}"
+                f"{service:>10.0f} {service / direct:>6.2f} {client:>9.0f} {client / direct:>6.2f}  "
+                f"service >= {goal:.0%} of direct: {verdict}"
             )
-            if "kept" in rates:
-                kept = statistics.median(rates["kept"])
-                kept_lines.append(
+            extra_lines.append(
+                f"{subject.kind}: CPU per signature: direct {cpu['direct']:.0f} µs, provider {cpu['provider']:.0f} µs, "
+                f"service {cpu['service']:.0f} µs, client {cpu['client']:.0f} µs (each with the service's share); "
+                f"service at {cpu['direct'] / cpu['service']:.2f} of direct by CPU cost"
+            )
+            if "kept" in median:
+                kept = median["kept"]
+                extra_lines.append(
                     f"{subject.kind}: direct with the key kept loaded (TPM2_Sign alone) {kept:.0f}/s; "
                     f"provider {provider / kept:.2f} and service {service / kept:.2f} of that"
                 )
-        for line in kept_lines:
+        for line in extra_lines:
             print(line)
     return 0
 

@@ -294,8 +294,8 @@ def main() -> int:
                 results[label][name] = measure_service(service, request, args.threads, args.seconds)
                 report(label, name, results[label][name])
     print("Parsec 1.1.0 reference figures (throughput-ceilings.md, measured on this machine kind, not in this run):")
-    for reference, figures in PARSEC_REFERENCE.items():
-        for name, (rate, p50, p99) in figures.items():
+    for reference, reference_figures in PARSEC_REFERENCE.items():
+        for name, (rate, p50, p99) in reference_figures.items():
             latency = f"p50 {p50:6.2f} ms   p99 {p99:6.2f} ms" if p50 is not None and p99 is not None else ""
             print(f"  {reference:<34} {name:<9} {rate:>9,.0f} ops/s   {latency}")
     print("If this run had the machine to itself (an estimate from the CPU time each request cost, see Figures):")

@@ -14,9 +14,11 @@ any other string that is not a plain word, are written JSON-quoted, so a name ca
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -56,13 +58,17 @@ class ServiceFormatter(logging.Formatter):
 
     _second: tuple[int, str] = (-1, "")
 
-    def line(self, created: float, level: str, name: str, message: str) -> str:
-        second = int(created)
+    def stamp(self, second: int) -> str:
+        """`2026-11-29T10:15:02` for a Unix time in whole seconds (computed once per second)."""
         cached = self._second
         if cached[0] != second:
             cached = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
             self._second = cached  # one tuple assignment: safe to race between threads
-        return f"{cached[1]}.{int((created - second) * 1000):03d}Z [{level:<5} {name}] {message}"
+        return cached[1]
+
+    def line(self, created: float, level: str, name: str, message: str) -> str:
+        second = int(created)
+        return f"{self.stamp(second)}.{int((created - second) * 1000):03d}Z [{level:<5} {name}] {message}"
 
     def format(self, record: logging.LogRecord) -> str:
         level = _LEVEL_NAMES.get(record.levelno, record.levelname)
@@ -82,21 +88,37 @@ _LEVEL_NAMES = {
 
 
 class _EventSink:
-    """The configured handler, written to directly for M-4 events: one per request, so they skip LogRecord."""
+    """The configured handler, written to directly for M-4 events: several per request, so they skip LogRecord,
+    and, when the stream has a descriptor, the text layer too (one `write` system call per line)."""
 
     def __init__(self, handler: logging.StreamHandler[TextIO], formatter: ServiceFormatter) -> None:
         self.handler = handler
         self.formatter = formatter
+        self._heads: dict[str, str] = {}
+        try:
+            handler.stream.flush()
+            self._descriptor: int | None = handler.stream.fileno()
+        except (AttributeError, OSError, ValueError):  # io.StringIO and the like: no descriptor
+            self._descriptor = None
 
     def write(self, name: str, message: str) -> None:
-        """One line, flushed before returning: a crash loses no event already logged."""
-        text = self.formatter.line(time.time(), "INFO", name, message) + "\n"
-        self.handler.acquire()
-        try:
-            self.handler.stream.write(text)
-            self.handler.stream.flush()
-        finally:
-            self.handler.release()
+        """One line, written before returning: a crash loses no event already logged."""
+        descriptor = self._descriptor
+        if descriptor is None:
+            text = self.formatter.line(time.time(), "INFO", name, message) + "\n"
+            with self.handler.lock or contextlib.nullcontext():
+                self.handler.stream.write(text)
+                self.handler.stream.flush()
+            return
+        head = self._heads.get(name)
+        if head is None:
+            head = self._heads[name] = f"Z [INFO  {name}] "
+        now = time.time()
+        second = int(now)
+        data = f"{self.formatter.stamp(second)}.{int((now - second) * 1000):03d}{head}{message}\n".encode()
+        with self.handler.lock or contextlib.nullcontext():  # the handler's own lines are flushed: no interleaving
+            while data:
+                data = data[os.write(descriptor, data) :]
 
 
 _sink: _EventSink | None = None
@@ -166,9 +188,10 @@ def log_event(
     """Write one M-4 event at INFO: the event, who it concerns, then `key=value` fields (see `field_value`)."""
     if not logger.isEnabledFor(logging.INFO):
         return
-    message = f"{event.value}: {describe_application(application)}"
-    if fields:
-        message += " " + " ".join(f"{name}={field_value(value)}" for name, value in fields.items())
+    parts = [event, ": ", describe_application(application)]
+    for name, value in fields.items():
+        parts.append(f" {name}={_text_field(value) if isinstance(value, str) else value}")
+    message = "".join(parts)
     if _sink is not None and logger.name.startswith(SERVICE_LOGGERS):
         _sink.write(logger.name, message)
     else:

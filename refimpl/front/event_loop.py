@@ -1,12 +1,13 @@
-"""The connection loop: accept and read requests in one thread, hand only complete requests to the thread pool.
+"""The connection loop: accept and read requests without holding a worker; serve only complete requests.
 
 Our mitigation of the seed's U-0 (one local user can deny the service to every tenant), which Parsec leaves open:
 in Parsec a worker thread reads each request, so N connections that send nothing (or stall half-way through a
-header) hold the pool for N × `timeout` / `thread_pool_size`. Here one thread per process waits on every
-connection at once (epoll): it accepts, reads whatever bytes arrive, and only when a request is complete — or the
-bytes so far already decide its answer, or the peer closed, or its deadline passed — gives those bytes to a
-worker (`refimpl.front.thread_pool`), which runs the front end's `process` on them exactly as it would on a
-stream. An idle connection costs a descriptor and a few bytes, never a worker.
+header) hold the pool for N × `timeout` / `thread_pool_size`. Here one epoll set per process waits on every
+connection at once: the loop accepts, reads whatever bytes arrive, and only when a request is complete — or the
+bytes so far already decide its answer — runs the front end's `process` on those bytes exactly as it would on a
+stream. The loop is run by the workers in turn (leader/followers, `refimpl.front.thread_pool`): the worker that
+finds a complete request passes the loop on to an idle worker and serves the request itself. An idle connection
+costs a descriptor and a few bytes, never a worker.
 
 * Deadline: each connection must deliver its whole request (header, body and auth) within the listener's
   `timeout` ms from its acceptance (Parsec applies `timeout` to each read, so a client trickling one byte at a
@@ -136,7 +137,7 @@ class _Connection:
 
 
 class EventLoop:
-    """The front of one service process: the connection loop thread and the thread pool behind it."""
+    """The front of one service process: the connection loop and the thread pool that runs it and serves."""
 
     def __init__(
         self,
@@ -150,7 +151,7 @@ class EventLoop:
         self._listener = listener
         self._front_end = front_end
         self._timeout = listener.timeout_ms / 1000
-        self._pool: ThreadPool[tuple[_Connection, bytes, str | None]] = ThreadPool(threads, self._serve)
+        self._pool: ThreadPool[tuple[_Connection, bytes, str | None]] = ThreadPool(threads, self._lead, self._serve)
         self._epoll = select.epoll()
         self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._reading: dict[int, _Connection] = {}  # insertion order is acceptance order, so deadline order
@@ -161,12 +162,15 @@ class EventLoop:
         self._open = 0
         self._per_uid: dict[int, int] = {}
         self._refusing: set[int | None] = set()  # uids (None: the total cap) whose refusal was logged
+        self._ready: deque[tuple[_Connection, bytes, str | None]] = deque()  # whole requests not yet taken
         self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="parsec-connections", daemon=True)
+        self._accepting = False
+        self._resume_at = 0.0
 
     def start(self) -> None:
+        self._epoll.register(self._wake_read, select.EPOLLIN)
+        self._accepting = self._register_listener()
         self._pool.start()
-        self._thread.start()
 
     def stop(self) -> None:
         """Stop accepting; finish every request already begun (or let its deadline pass), close the connections
@@ -176,42 +180,42 @@ class EventLoop:
         self._stopping = True
         self._listener.shutdown()
         self._wake()
-        if self._thread.ident is not None:
-            self._thread.join()
-        self._pool.stop()
+        self._pool.join()
         self._epoll.close()
         os.close(self._wake_read)
         os.close(self._wake_write)
 
-    # -- the loop thread ------------------------------------------------------------------------------------
+    # -- the loop, run by one worker at a time (the leader) ----------------------------------------------------
 
-    def _run(self) -> None:
-        self._epoll.register(self._wake_read, select.EPOLLIN)
-        accepting = self._register_listener()
-        resume_at = 0.0
+    def _lead(self) -> tuple[_Connection, bytes, str | None] | None:
+        """Run the loop until a whole request is ready (returned, for this worker to serve), or, once stopping,
+        until nothing is left to serve (None)."""
         while True:
-            if self._stopping and accepting:
+            if self._ready:
+                return self._ready.popleft()
+            if self._stopping and self._accepting:
                 self._epoll.unregister(self._listener.fileno())
-                accepting = False
+                self._accepting = False
                 self._drop_silent()
             if self._stopping and not self._reading and not self._writing and not self._unfinished:
                 with self._lock:
                     if self._open == 0 and not self._handed:
-                        return
+                        return None
             now = time.monotonic()
-            if not accepting and not self._stopping and now >= resume_at:
-                accepting = self._register_listener()
-            wait = 0.0 if self._unfinished else self._wait(now, None if accepting or self._stopping else resume_at)
+            if not self._accepting and not self._stopping and now >= self._resume_at:
+                self._accepting = self._register_listener()
+            backing_off = not self._accepting and not self._stopping
+            wait = 0.0 if self._unfinished else self._wait(now, self._resume_at if backing_off else None)
             try:
                 events = self._epoll.poll(wait)
             except InterruptedError:
                 continue
             for fd, _ in events:
-                if fd == self._listener.fileno() and accepting:
+                if fd == self._listener.fileno() and self._accepting:
                     if not self._accept():
                         self._epoll.unregister(fd)
-                        accepting = False
-                        resume_at = time.monotonic() + RESOURCE_BACKOFF
+                        self._accepting = False
+                        self._resume_at = time.monotonic() + RESOURCE_BACKOFF
                 elif fd == self._wake_read:
                     self._drain_wake()
                 elif (connection := self._reading.get(fd)) is not None:
@@ -345,7 +349,7 @@ class EventLoop:
         job = (connection, bytes(connection.buffer), ending)
         connection.buffer = bytearray()
         if ending is None:
-            self._pool.submit(job)
+            self._ready.append(job)
         else:
             self._unfinished.append(job)
 
@@ -404,7 +408,7 @@ class EventLoop:
         with contextlib.suppress(OSError):  # a full pipe: already awake
             os.write(self._wake_write, b"\0")
 
-    # -- worker threads -------------------------------------------------------------------------------------
+    # -- serving one request, outside the loop (concurrently with the leader) ---------------------------------
 
     def _serve(self, job: tuple[_Connection, bytes, str | None]) -> None:
         connection, data, ending = job

@@ -128,10 +128,22 @@ def test_the_socket_gets_the_configured_group_and_mode(tmp_path: Path) -> None:
 
 @pytest.mark.threat("M-0")
 def test_the_thread_pool_runs_at_most_its_size_at_once() -> None:
-    """M-0: however many jobs are queued, no more than `size` run concurrently, and every one runs."""
-    running, most, done = 0, 0, []
+    """M-0: however many jobs the leader finds, no more than `size` run concurrently, only one thread leads at a
+    time, and every job runs once."""
+    jobs = list(range(20))
+    running, most, leaders, most_leaders, done = 0, 0, 0, 0, []
     lock = threading.Lock()
     release = threading.Event()
+
+    def lead() -> int | None:
+        nonlocal leaders, most_leaders
+        with lock:
+            leaders += 1
+            most_leaders = max(most_leaders, leaders)
+        threading.Event().wait(0.001)  # long enough for another thread to try to lead too
+        with lock:
+            leaders -= 1
+        return jobs.pop() if jobs else None
 
     def run(job: int) -> None:
         nonlocal running, most
@@ -143,13 +155,17 @@ def test_the_thread_pool_runs_at_most_its_size_at_once() -> None:
             running -= 1
             done.append(job)
 
-    pool: ThreadPool[int] = ThreadPool(3, run)
+    pool: ThreadPool[int] = ThreadPool(3, lead, run)
     pool.start()
-    for job in range(20):
-        pool.submit(job)
+    for _ in range(10_000):  # until the three workers have each taken a job and block in it
+        with lock:
+            if running == 3:
+                break
+        threading.Event().wait(0.001)
     release.set()
-    pool.stop()
-    assert most <= 3 and sorted(done) == list(range(20))
+    pool.join()
+    assert (most, most_leaders) == (3, 1)
+    assert sorted(done) == list(range(20))
 
 
 def connect(path: Path) -> socket.socket:
