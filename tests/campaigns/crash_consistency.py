@@ -239,6 +239,7 @@ class CrashCampaign:
                 return
             tenant.live.add(name)
             tenant.destroyed.discard(name)
+            tenant.created += 1
 
     # -- the campaign -----------------------------------------------------------------------------------------
 
