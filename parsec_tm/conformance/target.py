@@ -8,10 +8,13 @@ Issue "Stateful conformance", items 1 and 3. A `Target` sends one request as one
   key names under a fresh prefix (Unix peer credentials: the tenant is the caller's own UID; JwtSvid: the tenants
   are the SPIFFE IDs the caller's Unix user is registered for at the Workload API), and touches only keys it
   created. No life-cycle rules.
-* `OwnedTarget` — a `ServiceProcess` it started: everything above plus SIGHUP reload, graceful restart, kill -9
+* `OwnedTarget` — a `ServiceProcess` it started (Direct, Unix peer credentials or JwtSvid): everything above plus
+  SIGHUP reload (good and bad), graceful restart, kill -9
   and, when the service has the fault-injection hook, a crash between the provider write and the mapping write.
   With Unix peer credentials its tenants are distinct real Unix users: a request is sent with the effective UID
-  of the tenant's user (the kernel records the connecting process's effective UID in SO_PEERCRED).
+  of the tenant's user (the kernel records the connecting process's effective UID in SO_PEERCRED). With JwtSvid
+  they are the SPIFFE IDs this Unix user is registered for (one of them the service's admin), and every start or
+  reload waits until the service trusts the Workload API's bundle.
 
 Requests go through the client library (`refimpl.client.BasicClient.send`), one connection per request.
 """
@@ -23,6 +26,7 @@ import os
 import secrets
 import shutil
 import signal
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -62,6 +66,8 @@ FAULT_POINTS = (AFTER_PROVIDER_WRITE, AFTER_MAPPING_REMOVAL)
 """The reference service's test-only crash points (`refimpl.faults`), armed through PARSEC_TM_FAULT_FILE."""
 CRASH_TIMEOUT = 10.0
 """Seconds for an armed crash point to kill the service once its request was sent."""
+TRUST_TIMEOUT = 30.0
+"""Seconds for a started JwtSvid service to fetch the Workload API's bundle."""
 
 
 class TargetError(Exception):
@@ -393,13 +399,20 @@ class OwnedTarget(Target):
         tenants: int = DEFAULT_TENANTS,
         fault_file: Path | None = None,
         owned_directory: Path | None = None,
+        workload_endpoint: str | None = None,
     ) -> None:
         super().__init__(process.endpoint, auth_mode)
         self.owned_directory = owned_directory
-        if auth_mode == "jwt-svid":
-            raise TargetError("an owned service with JwtSvid is not supported yet: start it and use SocketTarget")
+        if auth_mode == "jwt-svid" and not (workload_endpoint and admin):
+            raise TargetError("an owned JwtSvid service needs the Workload API endpoint and its admin's SPIFFE ID")
         if auth_mode == "peer" and (peer_users is None or not peer_users.uids):
             raise TargetError("an owned service with Unix peer credentials needs the UIDs of its tenant users")
+        self.jwt_seats: tuple[Seat, ...] = ()
+        if auth_mode == "jwt-svid":
+            assert workload_endpoint is not None
+            self.jwt_seats = jwt_svid_seats(workload_endpoint)
+            if admin not in {seat.tenant.name for seat in self.jwt_seats}:
+                raise TargetError(f"the Workload API at {workload_endpoint} does not register {admin} for this user")
         self.process = process
         self.peer_users = peer_users
         self.tenant_count = tenants
@@ -409,22 +422,44 @@ class OwnedTarget(Target):
         self.supports_faults = fault_file is not None
         if not process.running:
             process.start()
+        self.wait_until_trusted()
         self.check_authenticator()
         self.providers = self.discover_providers()
 
     def describe(self) -> str:
         return f"{self.endpoint} (owned; auth {self.auth_mode}; config {self.process.config_path})"
 
+    def wait_until_trusted(self) -> None:
+        """With JwtSvid, block until the (re)started service trusts the Workload API's bundle: it fetches it after
+        READY=1, and refuses every token until then. Those refusals are not guesses, so they spend no failure count.
+        """
+        if not self.jwt_seats:
+            return
+        deadline = time.monotonic() + TRUST_TIMEOUT
+        while True:
+            reply = self.send(self.jwt_seats[0], ProviderId.CORE, ops.ListKeys())
+            if reply.status is not Status.AUTHENTICATION_ERROR:
+                return
+            if time.monotonic() > deadline:
+                raise TargetError(f"{self.describe()} did not trust the Workload API's bundle in {TRUST_TIMEOUT} s")
+            time.sleep(0.05)
+
     def _admin_seat(self) -> Seat | None:
         if not self.admin_name:
             return None
+        if self.auth_mode == "jwt-svid":
+            seat = next(seat for seat in self.jwt_seats if seat.tenant.name == self.admin_name)
+            return Seat("admin", seat.tenant, seat.auth)
         if self.auth_mode == "peer":
             uid = int(self.admin_name)
             return Seat("admin", Tenant("peer", self.admin_name), UnixPeerCredentials(uid), uid)
         return Seat("admin", Tenant("direct", self.admin_name), Direct(self.admin_name))
 
     def _seats(self, session_id: str) -> tuple[tuple[Seat, ...], Seat | None, frozenset[Tenant]]:
-        if self.auth_mode == "peer":
+        if self.auth_mode == "jwt-svid":
+            tenants = [seat for seat in self.jwt_seats if seat.tenant.name != self.admin_name][: self.tenant_count]
+            seats = tuple(Seat(f"t{index}", seat.tenant, seat.auth) for index, seat in enumerate(tenants))
+        elif self.auth_mode == "peer":
             assert self.peer_users is not None
             seats = tuple(
                 Seat(f"t{index}", Tenant("peer", str(uid)), UnixPeerCredentials(uid), uid)
@@ -440,9 +475,9 @@ class OwnedTarget(Target):
     def open_session(self) -> Session:
         """A new run starts on a running service; with peer credentials the tenants' old keys are destroyed first."""
         if not self.process.running:
-            self.process.start()
+            self.start()
         session = super().open_session()
-        if self.auth_mode == "peer":
+        if self.auth_mode in ("peer", "jwt-svid"):
             for seat in session.seats:
                 self._destroy_all_keys(seat)
         return session
@@ -456,15 +491,18 @@ class OwnedTarget(Target):
 
     def reload(self) -> None:
         self.process.reload()
+        self.wait_until_trusted()
 
     def bad_reload(self) -> None:
         self.process.bad_reload()
+        self.wait_until_trusted()
 
     def stop(self, graceful: bool) -> None:
         self.process.stop(signal.SIGTERM if graceful else signal.SIGKILL)
 
     def start(self) -> None:
         self.process.start()
+        self.wait_until_trusted()
 
     def arm_fault(self, point: str) -> None:
         if self.fault_file is None:
@@ -483,7 +521,10 @@ class OwnedTarget(Target):
         self.process.wait_exit(timeout=CRASH_TIMEOUT)
 
     def close(self) -> None:
-        """Stop the service; remove its directory if the target created it."""
+        """Stop the service; remove its directory if the target created it; drop the Workload API connections."""
         self.process.stop()
+        for seat in self.jwt_seats:
+            if isinstance(seat.auth, JwtSvidAuthentication):
+                seat.auth.close()
         if self.owned_directory is not None:
             shutil.rmtree(self.owned_directory, ignore_errors=True)

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 REPLAY_SOCKET_ENV = "PARSEC_TM_REPLAY_SOCKET"
 """Overrides the socket a generated replay file talks to."""
+REPLAY_WORKLOAD_ENV = "PARSEC_TM_REPLAY_WORKLOAD_ENDPOINT"
+"""Overrides the SPIFFE Workload API a generated replay file fetches its JwtSvid tenants' tokens from."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,8 @@ def write_pytest(divergence: Divergence, path: Path, *, seed: int | None = None)
 
 {header}
 
-Target: {divergence.target}. Run `pytest {path.name}`; set {REPLAY_SOCKET_ENV} to replay against another socket.
+Target: {divergence.target}. Run `pytest {path.name}`; set {REPLAY_SOCKET_ENV} to replay against another socket
+(and, for JwtSvid tenants, {REPLAY_WORKLOAD_ENV} to fetch their tokens from another Workload API).
 It fails while the divergence is there and passes once it is fixed.
 """
 
@@ -159,11 +162,14 @@ def replay(recipe: dict[str, Any]) -> Iterator[ConformanceMachine]:
     target: Target
     if "socket" in recipe:
         socket_path = os.environ.get(REPLAY_SOCKET_ENV, recipe["socket"])
+        workload_endpoint = recipe.get("workload_endpoint")
+        if workload_endpoint is not None:
+            workload_endpoint = os.environ.get(REPLAY_WORKLOAD_ENV, workload_endpoint)
         target = SocketTarget(
             f"unix:{socket_path}",
             recipe["auth"],
             tenants=recipe.get("tenants", 3),
-            workload_endpoint=recipe.get("workload_endpoint"),
+            workload_endpoint=workload_endpoint,
         )
     elif recipe.get("software_service"):
         from parsec_tm.conformance.runner import start_software_target

@@ -25,12 +25,16 @@ from parsec_tm.conformance.service import ServiceProcess
 from parsec_tm.conformance.settings import example_database
 from parsec_tm.conformance.target import AuthMode, OwnedTarget, PeerUsers
 from refimpl.faults import FAULT_FILE_ENV
+from tests.e2e.tenancy import spiffe_id
 from tests.fixtures.service import ServiceOptions, render_config, software_provider_table
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TENANT_USERS = ("ptm-fuzz-tenant-a", "ptm-fuzz-tenant-b", "ptm-fuzz-tenant-c")
 HARDWARE_FIXTURES = {"pkcs11": "softhsm_token", "tpm": "swtpm"}
 ADMIN = "fuzz-admin"
+JWT_SVID_ADMIN = spiffe_id("admin")
+"""The admin of an owned JwtSvid service: the SPIFFE ID "admin" of the test trust domain."""
+AUTH_TYPES: dict[str, str] = {"direct": "Direct", "peer": "UnixPeerCredentials", "jwt-svid": "JwtSvid"}
 
 OwnedTargetFactory = Callable[..., OwnedTarget]
 
@@ -75,7 +79,8 @@ def provider_table(kind: str, request: pytest.FixtureRequest, directory: Path) -
 
 @pytest.fixture
 def owned_target(request: pytest.FixtureRequest) -> Iterator[OwnedTargetFactory]:
-    """`owned_target(kind, auth="direct", peer_uids=(), command=None)`: a started service as an OwnedTarget.
+    """`owned_target(kind, auth="direct", peer_uids=(), command=None, workload_endpoint=None)`: a started service as
+    an OwnedTarget (JwtSvid: `workload_endpoint` is the Workload API, which registers `JWT_SVID_ADMIN`).
 
     `command` replaces the service command (the config path is appended): the planted-bug launcher. Everything
     is stopped and removed afterwards, even when the test failed.
@@ -84,19 +89,25 @@ def owned_target(request: pytest.FixtureRequest) -> Iterator[OwnedTargetFactory]
     directories: list[Path] = []
 
     def start(
-        kind: str, auth: AuthMode = "direct", peer_uids: tuple[int, ...] = (), command: list[str] | None = None
+        kind: str,
+        auth: AuthMode = "direct",
+        peer_uids: tuple[int, ...] = (),
+        command: list[str] | None = None,
+        workload_endpoint: str | None = None,
     ) -> OwnedTarget:
         directory = Path(tempfile.mkdtemp(prefix="ptm-cf-", dir="/tmp"))
         directory.chmod(0o755)
         directories.append(directory)
         socket_path = directory / "parsec.sock"
         peer_users = PeerUsers(peer_uids) if auth == "peer" else None
-        admins = (str(peer_users.admin_uid),) if peer_users is not None else (ADMIN,)
+        admin = JWT_SVID_ADMIN if auth == "jwt-svid" else ADMIN
+        admins = (str(peer_users.admin_uid),) if peer_users is not None else (admin,)
         options = ServiceOptions(
-            auth_type="UnixPeerCredentials" if auth == "peer" else "Direct",
+            auth_type=AUTH_TYPES[auth],
             admins=admins,
             providers=(provider_table(kind, request, directory),),
             log_level="warn",
+            workload_endpoint=workload_endpoint,
         )
         config_path = directory / "config.toml"
         config_path.write_text(render_config(options, directory, socket_path))
@@ -106,7 +117,14 @@ def owned_target(request: pytest.FixtureRequest) -> Iterator[OwnedTargetFactory]
             config_path, socket_path, directory, command=[*command, str(config_path)] if command else (), env=env
         )
         processes.append(process)
-        return OwnedTarget(process, auth, admin=ADMIN, peer_users=peer_users, fault_file=fault_file)
+        return OwnedTarget(
+            process,
+            auth,
+            admin=admin,
+            peer_users=peer_users,
+            fault_file=fault_file,
+            workload_endpoint=workload_endpoint,
+        )
 
     yield start
     for process in processes:

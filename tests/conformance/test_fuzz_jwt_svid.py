@@ -62,11 +62,16 @@ def test_five_hundred_steps_as_jwt_svid_tenants_pass_without_spending_the_failur
         bystander.psa_generate_key("not-the-fuzzers", SIGNING)
         run = fuzz(
             tmp_path,
-            "--socket", str(service.socket_path),
-            "--auth", "jwt-svid",
-            "--workload-endpoint", endpoint,
-            "--steps", "500",
-            "--seed", "1",
+            "--socket",
+            str(service.socket_path),
+            "--auth",
+            "jwt-svid",
+            "--workload-endpoint",
+            endpoint,
+            "--steps",
+            "500",
+            "--seed",
+            "1",
         )
         assert run.returncode == 0, run.stdout + run.stderr
         assert run.stdout.startswith("ok   ") and "no divergence" in run.stdout, run.stdout
@@ -94,3 +99,26 @@ def test_a_workload_endpoint_is_refused_with_other_authenticators(tmp_path: Path
     assert "only used with --auth jwt-svid" in run.stderr
 
 
+@pytest.mark.threat("A1-S-1")
+def test_a_replay_file_takes_its_workload_api_from_the_environment(
+    service_factory: ServiceFactory, workload_api: WorkloadApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trace found on one machine names that machine's Workload API; PARSEC_TM_REPLAY_WORKLOAD_ENDPOINT (with
+    PARSEC_TM_REPLAY_SOCKET) replays it against another deployment, where the recorded endpoint does not exist."""
+    from parsec_tm.conformance.trace import REPLAY_SOCKET_ENV, REPLAY_WORKLOAD_ENV, replay
+
+    endpoint = workload_api.endpoint
+    service = service_factory(tenancy_options("jwt-svid", endpoint))
+    tenancy = Tenancy("jwt-svid", service, endpoint)
+    try:
+        tenancy.wait_until_trusted()
+        recipe = {"socket": "/nonexistent/parsec.sock", "auth": "jwt-svid", "workload_endpoint": "unix:///nonexistent"}
+        monkeypatch.setenv(REPLAY_SOCKET_ENV, str(service.socket_path))
+        monkeypatch.setenv(REPLAY_WORKLOAD_ENV, endpoint)
+        with replay(recipe) as machine:
+            assert machine.target is not None and {seat.tenant.name for seat in machine.session.seats} == {
+                spiffe_id(name) for name in TENANTS
+            }
+            machine.list_keys(tenant=0)
+    finally:
+        tenancy.close()
