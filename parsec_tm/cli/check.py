@@ -75,6 +75,27 @@ def check_conformance() -> StageResult:
     return StageResult("service", summary, failures or ([] if passed else [summary]))
 
 
+def check_evidence(args: argparse.Namespace, earlier: list[StageResult]) -> StageResult:
+    """Evidence per threat row (`parsec_tm.evidence`), from the proofs stage's report and the test results file:
+    fails when any evidence fails (a test, a proof, an unconfirmed counterexample, a campaign)."""
+    from dataflow.catalogue import load_catalogue
+    from parsec_tm.evidence.results import ResultsError
+    from parsec_tm.evidence.run import check_lines, evidence_report
+
+    proofs = next((r.data for r in earlier if r.name == "proofs" and r.data), None)
+    summaries: list[str] = []
+    failures: list[str] = []
+    for variant in load_catalogue().variants:
+        try:
+            report = evidence_report(args.results, variant=variant.id, proof_report=proofs, proofs=proofs is not None)
+        except ResultsError as error:
+            return StageResult("evidence", "the test results do not load", [str(error)])
+        _, summary, found = check_lines(report)
+        summaries.append(summary)
+        failures += found
+    return StageResult("evidence", "; ".join(summaries), failures)
+
+
 STAGES: dict[str, Callable[[argparse.Namespace], StageResult]] = {
     "catalogue": lambda args: check_catalogue(args.catalogue),
     "proofs": lambda args: check_proofs(),
@@ -85,10 +106,10 @@ STAGES: dict[str, Callable[[argparse.Namespace], StageResult]] = {
 def run(args: argparse.Namespace) -> int:
     results: list[StageResult] = []
     # A custom catalogue is not what the built-in model is proved against, so it is checked on its own.
-    stages = ["catalogue"] if args.catalogue else list(STAGES)
+    stages = ["catalogue"] if args.catalogue else [*STAGES, "evidence"]
     for name in stages:
         started = time.perf_counter()
-        result = STAGES[name](args)
+        result = check_evidence(args, results) if name == "evidence" else STAGES[name](args)
         result.seconds = time.perf_counter() - started
         results.append(result)
         if args.format == "text":
@@ -122,4 +143,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--catalogue", type=Path, default=None, help="check this catalogue file instead of the built-in Parsec model"
     )
     parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="test results written by `pytest --threat-results FILE`: their outcomes count as evidence",
+    )
     parser.set_defaults(handler=run)

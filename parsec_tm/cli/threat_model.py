@@ -113,7 +113,23 @@ def _report(args: argparse.Namespace) -> int:
         targets = [(selected_catalogue(args), args.out)]
     reports = []
     for catalogue, directory in targets:
-        files = write_report(catalogue, build_graph(catalogue), directory, pictures)
+        evidence = None
+        if args.evidence or args.results:
+            from parsec_tm.evidence.results import ResultsError
+            from parsec_tm.evidence.run import evidence_report
+
+            try:
+                gathered = evidence_report(
+                    args.results,
+                    model=None if args.catalogue else args.model,
+                    catalogue=args.catalogue,
+                    variant=catalogue.variant_id,
+                )
+            except ResultsError as error:
+                print(f"parsec-tm report: --results {args.results}: {error}", file=sys.stderr)
+                return USAGE
+            evidence = gathered.plain()
+        files = write_report(catalogue, build_graph(catalogue), directory, pictures, evidence=evidence)
         written = [files.markdown, files.html, *files.pictures]
         reports.append({"variant": catalogue.variant_id, "files": [str(path) for path in written]})
     if args.format == "json":
@@ -232,6 +248,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     report = subparsers.add_parser("report", help="write the threat-model report (Markdown, HTML, diagram picture)")
     report.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory to write the report to")
     report.add_argument("--picture", choices=("svg", "png", "both", "none"), default="svg", help="diagram format")
+    report.add_argument(
+        "--evidence",
+        action="store_true",
+        help="add the evidence per threat row (proofs, counterexamples, fuzz properties; tests with --results)",
+    )
+    report.add_argument(
+        "--results", type=Path, metavar="FILE", help="test results (`pytest --threat-results FILE`); implies --evidence"
+    )
     report.add_argument(
         "--each-variant",
         action="store_true",

@@ -6,11 +6,6 @@ In this reference service the "validation" is the JWT bundle stream of the Workl
 `refimpl.authenticators.jwt_svid`): tokens are checked locally against the streamed bundles, so the request carries
 no client token and the response is the bundle set. Every Workload API here is real gRPC on a real Unix socket:
 the project's own (`WorkloadApiServer`) or one under the attacker's control (`HostileWorkloadApi`).
-
-Pending: the rows and M-9 exist only in the current revision, and the suite's marker check (tests/conftest.py)
-knows only the seed's IDs, so this module is named to stay out of collection until that check accepts the IDs of
-every built-in model; then it becomes ``test_spiffe_validation.py``. Run it now with
-``pytest tests/threats/spiffe_validation.py --noconftest -o addopts=``.
 """
 
 from __future__ import annotations
