@@ -4,7 +4,8 @@ Implements the seed's document layout as output: the deployment variant, assumpt
 attacker laid out as the seed lays it out (N/A rows in place, the seed's Mitigation and Assets cells verbatim, plus
 each threat's stable ID), the Unmitigations / Mitigations / Operational mitigations tables, and, from the dataflow
 graph, the picture of the diagram, the flows with their attackers and trust boundaries, and the STRIDE coverage of
-every boundary-crossing flow. `threat_record` is the JSON shape of one threat used by ``parsec-tm threats``.
+every boundary-crossing flow. The whole document's view (its first variant) says in which deployment configurations
+each row applies; one threat's JSON shape is `dataflow.records.threat_record`.
 
 Evidence, when given, is plain data: a dict per threat ID with its ``status`` (proved, tested, fuzzed, operational,
 unmitigated, failing, no-evidence), its ``evidence`` items (``kind``, ``ref``, ``outcome``, ``detail``) and a
@@ -29,12 +30,12 @@ import networkx as nx
 from markupsafe import Markup
 
 from dataflow.catalogue import (
-    DIFFERENCES,
     MITIGATION_KIND_NAMES,
     STRIDE_NAMES,
     Catalogue,
     NotApplicable,
     Threat,
+    differences_of,
 )
 from dataflow.checks import run_checks
 from dataflow.graph import flow_records, flows_of_attacker
@@ -43,23 +44,6 @@ from dataflow.queries import FlowCoverage, stride_coverage
 PICTURE_NAME = "dataflow"
 MARKDOWN_NAME = "threat_model.md"
 HTML_NAME = "threat_model.html"
-
-
-def threat_record(catalogue: Catalogue, threat: Threat) -> dict[str, Any]:
-    """One threat as JSON data: id, attacker, attacker_name, stride, description, mitigations, assets, notes.
-
-    `notes` holds the threat's notes followed by its qualifier groups written out ("Crashes: M-0, M-5").
-    """
-    return {
-        "id": threat.id,
-        "attacker": threat.attacker,
-        "attacker_name": catalogue.attacker(threat.attacker).name,
-        "stride": threat.stride,
-        "description": threat.description,
-        "mitigations": list(threat.mitigations),
-        "assets": list(threat.assets),
-        "notes": [*threat.notes, *(f"{q.label}: {', '.join(q.mitigations)}" for q in threat.qualifiers)],
-    }
 
 
 Evidence = Mapping[str, Mapping[str, Any]]
@@ -119,7 +103,7 @@ def report_model(
                 "name": a.name,
                 "description": a.description,
                 "flows": [graph.edges[u, v]["flow"] for u, v in flows_of_attacker(graph, a.id)],
-                "rows": [_row(row, evidence) for row in catalogue.analysis_rows(a.id)],
+                "rows": [_row(catalogue, row, evidence) for row in catalogue.analysis_rows(a.id)],
             }
             for a in catalogue.attackers
         ],
@@ -138,9 +122,11 @@ def report_model(
         "coverage_notes": _coverage_notes(coverage),
         "stride_names": dict(STRIDE_NAMES),
         "problems": [str(p) for p in run_checks(catalogue, graph)],
-        "differences": list(DIFFERENCES),
+        "differences": list(differences_of(catalogue)),
         "picture": picture,
         "evidence": _evidence_summary(catalogue, evidence),
+        # The whole document of a revision with deployment configurations: say which rows apply where.
+        "configurations_column": variant.id == base_variant.id and variant.id not in catalogue.configurations,
     }
 
 
@@ -179,7 +165,7 @@ def _coverage_notes(coverage: list[FlowCoverage]) -> list[dict[str, str]]:
     ]
 
 
-def _row(row: Threat | NotApplicable, evidence: Evidence | None = None) -> dict[str, Any]:
+def _row(catalogue: Catalogue, row: Threat | NotApplicable, evidence: Evidence | None = None) -> dict[str, Any]:
     if isinstance(row, NotApplicable):
         return {
             "letter": row.stride,
@@ -187,6 +173,7 @@ def _row(row: Threat | NotApplicable, evidence: Evidence | None = None) -> dict[
             "description": row.text,
             "mitigations": "",
             "assets": "",
+            "configurations": "",
             "status": "",
             "evidence": [],
             "reason": "",
@@ -198,6 +185,7 @@ def _row(row: Threat | NotApplicable, evidence: Evidence | None = None) -> dict[
         "description": row.description,
         "mitigations": row.mitigations_cell,
         "assets": row.assets_cell,
+        "configurations": ", ".join(catalogue.configurations_of(row.id)),
         "status": str(found.get("status", "no-evidence")) if evidence is not None else "",
         "evidence": [
             {key: str(item.get(key, "")) for key in ("kind", "ref", "outcome", "detail")}

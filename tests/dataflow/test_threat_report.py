@@ -10,7 +10,8 @@ import pytest
 
 from dataflow.catalogue import Catalogue
 from dataflow.graph import build_graph
-from dataflow.report import ReportFiles, render_html, render_markdown, report_model, threat_record, write_report
+from dataflow.records import threat_record
+from dataflow.report import ReportFiles, render_html, render_markdown, report_model, write_report
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,25 @@ def test_threat_record_is_the_json_shape(catalogue: Catalogue) -> None:
         "mitigations": ["M-0", "M-5", "U-0"],
         "assets": ["AS6"],
         "notes": ["Crashes: M-0, M-5", "Overloads: U-0"],
+        "configurations": ["with-idp"],  # A1 (the client request carrying an IdP token) is out of scope without one
     }
+
+
+def test_the_whole_revision_says_where_each_row_applies_and_a_configuration_does_not() -> None:
+    from dataflow.catalogue import load_catalogue
+    from dataflow.graph import build_graph
+
+    current = load_catalogue(model="current")
+    whole = report_model(current, build_graph(current))
+    assert whole["configurations_column"]
+    rows = {row["id"]: row for attacker in whole["attackers"] for row in attacker["rows"] if row["id"]}
+    assert rows["A1-S-1"]["configurations"] == ", ".join(current.configurations_of("A1-S-1")) == "GNRC, JWTS"
+    assert "| Configurations |" in render_markdown(whole)
+    assert "<th>Configurations</th>" in render_html(whole)
+    jwts = current.variant("JWTS")
+    assert not report_model(jwts, build_graph(jwts))["configurations_column"]
+    seed = load_catalogue()
+    assert not report_model(seed, build_graph(seed))["configurations_column"]
 
 
 def test_a_report_without_picture(tmp_path: Path, catalogue: Catalogue, graph: nx.DiGraph) -> None:
