@@ -106,13 +106,15 @@ def _report(args: argparse.Namespace, documents: list[dict[str, Any]]) -> int:
     """Print the verdict, coverage and deviations; write the JUnit file; the exit code."""
     from parsec_tm.conformance.coverage import merge_reports, render_text
     from parsec_tm.conformance.junit import write_junit
+    from parsec_tm.conformance.machine import rule_names
     from parsec_tm.conformance.trace import dump_json
     from parsec_tm.conformance.workers import case_report
 
     coverage = documents[0]["coverage"]
     if len(documents) > 1:
         # life-cycle events need a service the fuzzer owns, never the case of --socket
-        coverage = merge_reports([document["coverage"] for document in documents], lifecycle=False)
+        reports = [document["coverage"] for document in documents]
+        coverage = merge_reports(reports, lifecycle=False, rules=rule_names())
     passed = all(document["passed"] for document in documents)
     too_little = args.min_coverage is not None and coverage.get("score", 0.0) < args.min_coverage
     if args.junit is not None:

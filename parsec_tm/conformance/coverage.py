@@ -1,17 +1,19 @@
 """What a conformance campaign exercised: operations × statuses × providers, tenants, life-cycle events, and gaps.
 
 A run that passes says little unless it says what it tried. Every request the machine exchanges is counted by
-(Parsec opcode, the status the service answered — the model's expectation against the model alone — , provider);
+(Parsec opcode, the status the service answered — the model's expectation against the model alone —, provider);
 so are the tenants that sent requests, the machine's rules and the life-cycle events. The report also lists what
-never happened: machine rules that never ran, model operations (`model.step` serves one per Parsec opcode) never
-sent, and model statuses (`model.parsec.Status`) never answered. `score` is the share of those goals reached — rules,
-operations, statuses, and on an owned service the life-cycle events — which `parsec-tm fuzz --min-coverage`
-compares with its threshold. Only the campaign's own run counts, not the replays of shrinking.
+never happened: machine rules that never ran (`machine.rule_names`), model operations (`model.step` serves one
+per Parsec opcode) never sent, and model statuses (`model.parsec.Status`) never answered. `score` is the share of
+those goals reached — rules, operations, statuses, and on an owned service the life-cycle events — which
+`parsec-tm fuzz --min-coverage` compares with its threshold. Only the campaign's own run counts, not the replays
+of shrinking.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,15 +25,6 @@ LIFECYCLE_KINDS = (
     "crash-after-provider-write",
     "crash-after-mapping-removal",
 )
-
-
-def machine_rules() -> tuple[str, ...]:
-    """The rule names of the conformance machine (initialisers excluded), in definition order."""
-    from hypothesis.stateful import RULE_MARKER
-
-    from parsec_tm.conformance.machine import ConformanceMachine
-
-    return tuple(name for name, value in vars(ConformanceMachine).items() if hasattr(value, RULE_MARKER))
 
 
 def model_opcodes() -> tuple[str, ...]:
@@ -63,15 +56,15 @@ class Coverage:
         self.exchanges[(opcode, status, provider)] += 1
         self.tenants[tenant or "NoAuth"] += 1
 
-    def report(self, events: dict[str, int], *, lifecycle: bool) -> dict[str, Any]:
-        """The coverage document (JSON-ready): what ran, what never did, and the score."""
+    def report(self, events: dict[str, int], *, lifecycle: bool, rules: Sequence[str]) -> dict[str, Any]:
+        """The coverage document (JSON-ready): what ran, what never did (of the machine's `rules`), the score."""
         opcodes = {opcode for opcode, _, _ in self.exchanges}
         statuses = {status for _, status, _ in self.exchanges}
-        rules_missed = [rule for rule in machine_rules() if not self.rules[rule]]
+        rules_missed = [rule for rule in rules if not self.rules[rule]]
         opcodes_missed = [opcode for opcode in model_opcodes() if opcode not in opcodes]
         statuses_missed = [status for status in model_statuses() if status not in statuses]
         events_missed = [kind for kind in LIFECYCLE_KINDS if lifecycle and not events.get(kind)]
-        goals = len(machine_rules()) + len(model_opcodes()) + len(model_statuses())
+        goals = len(rules) + len(model_opcodes()) + len(model_statuses())
         goals += len(LIFECYCLE_KINDS) if lifecycle else 0
         missed = len(rules_missed) + len(opcodes_missed) + len(statuses_missed) + len(events_missed)
         return {
@@ -93,7 +86,7 @@ class Coverage:
         }
 
 
-def merge_reports(reports: list[dict[str, Any]], *, lifecycle: bool) -> dict[str, Any]:
+def merge_reports(reports: list[dict[str, Any]], *, lifecycle: bool, rules: Sequence[str]) -> dict[str, Any]:
     """One report for several campaigns (workers): counts added up, gaps and score recomputed."""
     merged = Coverage()
     events: Counter[str] = Counter()
@@ -105,7 +98,7 @@ def merge_reports(reports: list[dict[str, Any]], *, lifecycle: bool) -> dict[str
         merged.tenants.update(report["tenants"])
         merged.rules.update(report["rules"])
         events.update(report["lifecycle_events"])
-    return merged.report(dict(events), lifecycle=lifecycle)
+    return merged.report(dict(events), lifecycle=lifecycle, rules=rules)
 
 
 def render_text(report: dict[str, Any]) -> str:

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, multiple, precondition, rule
+from hypothesis.stateful import RULE_MARKER, Bundle, RuleBasedStateMachine, initialize, multiple, precondition, rule
 
 from model.nouns import Config, Handle, KeyAttributes, KeyIdentity, KeyKind, KeyName, Lifecycle, Tenant, Usage
 from model.nouns import ProviderId as ModelProviderId
@@ -955,3 +955,8 @@ def describe_request(request: Operation, wire: ops.Operation, seat: Seat | None)
     who = f"{seat.label} ({seat.tenant})" if seat is not None else "nobody (NoAuth)"
     crash = f"{type(request).__name__}: " if request is not inner else ""
     return f"{crash}{name}{details} as {who}"
+
+
+def rule_names() -> tuple[str, ...]:
+    """The names of the machine's rules (initialisers excluded), in definition order: the coverage goals."""
+    return tuple(name for name, value in vars(ConformanceMachine).items() if hasattr(value, RULE_MARKER))

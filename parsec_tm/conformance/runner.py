@@ -24,7 +24,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from model.nouns import ProviderId as ModelProviderId
 from parsec_tm.conformance.deviations import Deviations
-from parsec_tm.conformance.machine import LIFECYCLE_PERCENT, Campaign, ConformanceMachine
+from parsec_tm.conformance.machine import LIFECYCLE_PERCENT, Campaign, ConformanceMachine, rule_names
 from parsec_tm.conformance.progress import Progress
 from parsec_tm.conformance.service import ServiceProcess, software_config
 from parsec_tm.conformance.settings import Budget, hypothesis_settings
@@ -116,7 +116,8 @@ def run_campaign(
         elapsed, total = found - started, ended - started
         events = dict(campaign.events)
         declared = campaign.deviations.report()
-        covered = campaign.coverage.report(events, lifecycle=campaign.target is not None and campaign.lifecycle_allowed)
+        lifecycle = campaign.target is not None and campaign.lifecycle_allowed
+        covered = campaign.coverage.report(events, lifecycle=lifecycle, rules=rule_names())
         return CampaignResult(
             campaign.describe, campaign.steps, elapsed, total, divergence, flaky, events, declared, covered, budget.seed
         )

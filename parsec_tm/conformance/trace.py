@@ -6,24 +6,19 @@ exception raised in that last replay is a `Divergence` carrying the whole trace 
 of the machine, written as the call that replays it (`generate_key(tenant=0, name='k0', ...)`), with every
 request it sent: what was asked, as whom, what the model expected and what the service answered.
 
-`write_pytest` turns the trace into a test file that replays it step by step through the same machine against
-a socket (or a software service it starts itself, for traces with crashes and reloads): it fails while the
-divergence is there and passes once it is fixed.
+`write_pytest` turns the trace into a test file that replays it step by step through the same machine
+(`parsec_tm.conformance.replay`) against a socket (or a software service it starts itself, for traces with crashes
+and reloads): it fails while the divergence is there and passes once it is fixed. This module imports no other
+part of the harness, so the machine, the runner and the replay can all import it.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from parsec_tm.conformance.machine import ConformanceMachine
+from typing import Any
 
 REPLAY_SOCKET_ENV = "PARSEC_TM_REPLAY_SOCKET"
 """Overrides the socket a generated replay file talks to."""
@@ -135,7 +130,7 @@ Target: {divergence.target}. Run `pytest {path.name}`; set {REPLAY_SOCKET_ENV} t
 It fails while the divergence is there and passes once it is fixed.
 """
 
-{imports}from parsec_tm.conformance.trace import replay
+{imports}from parsec_tm.conformance.replay import replay
 
 RECIPE = {divergence.recipe!r}
 
@@ -146,45 +141,6 @@ def test_replays_{divergence.kind.replace(" ", "_")}() -> None:
 '''
     path.write_text(text)
     return path
-
-
-@contextmanager
-def replay(recipe: dict[str, Any]) -> Iterator[ConformanceMachine]:
-    """A machine bound to the target `recipe` describes, for a replay file; the run is torn down on exit.
-
-    Recipes: {"socket": PATH, "auth": "direct"|"peer"|"jwt-svid", "workload_endpoint": URI (jwt-svid only)} for a
-    running service, or {"software_service": True, "auth": ..., "admin": NAME} for a software-provider service
-    started here (traces with crashes and reloads).
-    """
-    from parsec_tm.conformance.machine import Campaign, ConformanceMachine
-    from parsec_tm.conformance.target import SocketTarget, Target
-
-    target: Target
-    if "socket" in recipe:
-        socket_path = os.environ.get(REPLAY_SOCKET_ENV, recipe["socket"])
-        workload_endpoint = recipe.get("workload_endpoint")
-        if workload_endpoint is not None:
-            workload_endpoint = os.environ.get(REPLAY_WORKLOAD_ENV, workload_endpoint)
-        target = SocketTarget(
-            f"unix:{socket_path}",
-            recipe["auth"],
-            tenants=recipe.get("tenants", 3),
-            workload_endpoint=workload_endpoint,
-        )
-    elif recipe.get("software_service"):
-        from parsec_tm.conformance.runner import start_software_target
-
-        target = start_software_target(recipe["auth"], admin=recipe.get("admin", ""))
-    else:
-        raise ValueError(f"unknown replay recipe {recipe!r}")
-    try:
-        machine = ConformanceMachine(Campaign(target))
-        try:
-            yield machine
-        finally:
-            machine.teardown()
-    finally:
-        target.close()
 
 
 def dump_json(document: dict[str, Any]) -> str:

@@ -105,7 +105,8 @@ def test_a_replay_file_takes_its_workload_api_from_the_environment(
 ) -> None:
     """A trace found on one machine names that machine's Workload API; PARSEC_TM_REPLAY_WORKLOAD_ENDPOINT (with
     PARSEC_TM_REPLAY_SOCKET) replays it against another deployment, where the recorded endpoint does not exist."""
-    from parsec_tm.conformance.trace import REPLAY_SOCKET_ENV, REPLAY_WORKLOAD_ENV, replay
+    from parsec_tm.conformance.replay import replay
+    from parsec_tm.conformance.trace import REPLAY_SOCKET_ENV, REPLAY_WORKLOAD_ENV
 
     endpoint = workload_api.endpoint
     service = service_factory(tenancy_options("jwt-svid", endpoint))

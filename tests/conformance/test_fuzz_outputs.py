@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from parsec_tm.conformance.coverage import machine_rules, model_opcodes, model_statuses
+from parsec_tm.conformance.coverage import model_opcodes, model_statuses
 from parsec_tm.conformance.deviations import REFERENCE_DEVIATIONS
+from parsec_tm.conformance.machine import rule_names
 from parsec_tm.conformance.service import ServiceProcess
 from tests.conformance.test_fuzz_cli import fuzz, start_service
 
@@ -47,7 +48,7 @@ def test_every_run_ends_with_its_coverage_and_min_coverage_can_fail_it(service: 
     assert sum(cell["count"] for cell in coverage["matrix"]) == coverage["requests"] > 0
     assert {"t0", "t1"} <= set(coverage["tenants"])
     never = coverage["never"]
-    assert set(never["rules"]) <= set(machine_rules()) and set(never["operations"]) <= set(model_opcodes())
+    assert set(never["rules"]) <= set(rule_names()) and set(never["operations"]) <= set(model_opcodes())
     assert set(never["statuses"]) <= set(model_statuses())
     assert never["lifecycle_events"] == []  # a service the fuzzer does not own: no life-cycle goals
     assert "AuthenticatorNotRegistered" in never["statuses"]  # one authenticator is configured: never answered
