@@ -58,6 +58,7 @@ from model.operations import (
     Shutdown,
     SpoofTrustBundle,
     StealToken,
+    UseUnixAccount,
     WriteMapping,
     carried_requests,
 )
@@ -150,8 +151,10 @@ def representative_states(variant: VariantName) -> tuple[tuple[str, State], ...]
         ("reconfigured", reconfigured),
         ("peer-authenticated", reauthenticated),
     ]
-    if variant == "with-idp":
-        states.append(("stolen-token", _apply(keys, StealToken(bob, alice))))
+    capture = next((c for c in (StealToken, UseUnixAccount) if REGISTRY[c].exists_in(variant)), None)
+    if capture is not None:
+        states.append(("stolen-credentials", _apply(keys, capture(bob, alice), capture(bob, admin))))
+    if REGISTRY[SpoofTrustBundle].exists_in(variant):
         states.append(("forged-bundle", _apply(keys, SpoofTrustBundle(bob))))
     return tuple(states)
 
@@ -302,7 +305,7 @@ def check_agreement(
         for state_name, state in representative_states(variant):
             values = _scope_values(state)
             for operation_class in sorted(REGISTRY, key=lambda c: c.__name__):
-                if variant not in REGISTRY[operation_class].variants or (
+                if not REGISTRY[operation_class].exists_in(variant) or (
                     only is not None and operation_class not in only
                 ):
                     continue
@@ -334,7 +337,7 @@ def symbolic_statuses(variant: VariantName) -> dict[str, frozenset[str]]:
     pre = fresh_state(u, "any")
     found: dict[str, frozenset[str]] = {}
     for operation, inner in instances():
-        if variant not in REGISTRY[operation].variants or operation not in ENCODERS:
+        if not REGISTRY[operation].exists_in(variant) or operation not in ENCODERS:
             continue
         params = fresh_params(u, operation, "p", inner)
         symbolic = encode(u, pre, params)

@@ -22,13 +22,38 @@ AuthName = Literal["direct", "peer", "jwt-svid"]
 
 AUTHENTICATORS: tuple[AuthName, ...] = ("direct", "peer", "jwt-svid")
 
-VariantName = Literal["with-idp", "no-idp"]
-"""The seed's two deployments: the generic one with an Identity Provider, and the italic one without."""
+VariantName = Literal["with-idp", "no-idp", "GNRC", "DSPC", "DRCT", "JWTS"]
+"""A deployment: one of the seed's two (the generic one with an Identity Provider, and the italic one without), or
+one of the four configurations of the 2024-03-25 revision of Parsec's threat model."""
 
 VARIANTS: tuple[VariantName, ...] = ("with-idp", "no-idp")
+"""The seed's deployments (the default model)."""
 
-VARIANT_AUTHENTICATOR: dict[VariantName, AuthName] = {"with-idp": "jwt-svid", "no-idp": "direct"}
-"""The authenticator each deployment configures: JWT-SVID tokens from the IdP, or Direct (a claimed name)."""
+CONFIGURATIONS: tuple[VariantName, ...] = ("GNRC", "DSPC", "DRCT", "JWTS")
+"""The 2024 revision's configurations: generic with an Identity Provider; Unix peer credentials (the OS as identity
+provider); Direct authentication between mutually trusted clients; JWT-SVID tokens validated through the SPIFFE
+Workload API."""
+
+MODEL_OF_VARIANT: dict[VariantName, str] = {
+    **dict.fromkeys(VARIANTS, "seed"),
+    **dict.fromkeys(CONFIGURATIONS, "current"),
+}
+"""The built-in catalogue (`dataflow.catalogue.BUILTIN_MODELS`) whose IDs a deployment's gating uses."""
+
+VARIANT_AUTHENTICATOR: dict[VariantName, AuthName] = {
+    "with-idp": "jwt-svid",
+    "no-idp": "direct",
+    "GNRC": "jwt-svid",
+    "DSPC": "peer",
+    "DRCT": "direct",
+    "JWTS": "jwt-svid",
+}
+"""The authenticator each deployment configures: tokens from an Identity Provider (the model's IdP issues
+JWT-SVIDs), Unix peer credentials, or Direct (a claimed name)."""
+
+CREDENTIAL_VARIANTS: frozenset[VariantName] = frozenset({"with-idp", "GNRC", "DSPC", "JWTS"})
+"""Deployments where an identity rests on something an attacker can obtain (a token, a Unix account): there the
+proofs need the lemma that nobody holds another tenant's credential."""
 
 
 @dataclass(frozen=True, order=True)

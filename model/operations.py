@@ -446,6 +446,47 @@ class ConfigureRogueProvider(Attack):
     provider: ProviderId
 
 
+# ------------------------------------------------------------------ attacks of the 2024 revision's configurations
+@dataclass(frozen=True)
+class UseUnixAccount(Attack):
+    """DSPC: the attacker logs into `victim`'s Unix account (a weak password: the revision's A1-S-3, U-5)."""
+
+    victim: Tenant
+
+
+@dataclass(frozen=True)
+class ReuseUid(Attack):
+    """DSPC: the attacker's new account is given the UID of `victim`'s deleted account (A1-S-4)."""
+
+    victim: Tenant
+
+
+@dataclass(frozen=True)
+class DuplicateSpiffeId(Attack):
+    """JWTS: the attacker's workload is registered under `victim`'s SPIFFE ID (A1-S-1)."""
+
+    victim: Tenant
+
+
+@dataclass(frozen=True)
+class SniffValidationRequest(Attack):
+    """JWTS (A12): the attacker reads the validation request the service sends to the SPIFFE implementation, and with
+    it `victim`'s token."""
+
+    victim: Tenant
+
+
+@dataclass(frozen=True)
+class SpoofSpiffeValidation(Attack):
+    """JWTS (A13): the attacker's socket stands where the SPIFFE Workload API should be, or rewrites its validation
+    responses: it validates whatever identity the attacker claims."""
+
+
+@dataclass(frozen=True)
+class TamperValidationResponse(Attack):
+    """JWTS (A13): the attacker turns the SPIFFE implementation's failed validations into successes."""
+
+
 WRAPPED_REQUESTS: dict[type[Operation], tuple[type[Request], ...]] = {
     PresentCredential: (*KEY_NAMESPACE_REQUESTS, *ADMIN_REQUESTS),
     ClaimIdentity: (*KEY_NAMESPACE_REQUESTS, *ADMIN_REQUESTS),

@@ -34,6 +34,7 @@ from model.nouns import (
     ProviderId,
     Signal,
     Tenant,
+    VariantName,
 )
 from model.operations import (
     AddConfiguredAdmin,
@@ -46,6 +47,7 @@ from model.operations import (
     DeleteMapping,
     DestroyKey,
     DropConfiguredProvider,
+    DuplicateSpiffeId,
     EavesdropResponse,
     ExportKey,
     ExportPublicKey,
@@ -75,15 +77,20 @@ from model.operations import (
     Reload,
     Request,
     Restart,
+    ReuseUid,
     SendSignal,
     SetConfiguredAuthenticator,
     Shutdown,
     SniffRequest,
+    SniffValidationRequest,
+    SpoofSpiffeValidation,
     SpoofTrustBundle,
     StealToken,
     TamperInTransit,
     TamperMappingRead,
     TamperTrustBundle,
+    TamperValidationResponse,
+    UseUnixAccount,
     WriteMapping,
 )
 from model.parsec import (
@@ -97,7 +104,7 @@ from model.parsec import (
     create_check_fails,
 )
 from model.state import MappingEntry, ProviderKey, State
-from model.transitions import REGISTRY, seed_mitigations, transition
+from model.transitions import REGISTRY, RevisionGate, mitigations_in_force, transition
 
 
 class NotEnabled(Exception):
@@ -178,11 +185,11 @@ def honest_route(request: Request) -> Route:
 
 
 def step(state: State, operation: Operation, mitigations: frozenset[str] | None = None) -> tuple[State, Outcome]:
-    """Apply `operation` to `state` with `mitigations` in force (default: all of the seed's).
+    """Apply `operation` to `state` with `mitigations` in force (default: all of its deployment's document).
 
     Raises `NotEnabled` when the operation's capability is blocked or its precondition does not hold.
     """
-    in_force = seed_mitigations() if mitigations is None else mitigations
+    in_force = mitigations_in_force(state.variant) if mitigations is None else mitigations
     spec = REGISTRY[type(operation)]
     if not spec.is_open(state.variant, in_force):
         raise NotEnabled(f"{type(operation).__name__} is blocked by {', '.join(spec.blockers(state.variant))}")
@@ -209,8 +216,9 @@ def _reply(status: Status, route: Route, result: tuple[Any, ...] | None = None, 
 def accepts(state: State, actor: Tenant, identity: Tenant) -> bool:
     """Whether the configured authenticator accepts a credential `actor` can present for `identity`.
 
-    Direct believes any name; Unix peer credentials are checked by the kernel; a JWT-SVID is valid when `actor`
-    holds `identity`'s token or can sign tokens the trust bundle accepts.
+    Direct believes any name; Unix peer credentials are checked by the kernel, so they are `identity`'s when `actor`
+    runs under `identity`'s Unix account (DSPC: `tokens` then lists accounts held); a JWT-SVID is valid when `actor`
+    holds `identity`'s token or can sign tokens the trust bundle (or the SPIFFE validation) accepts.
     """
     if actor == identity:
         return True
@@ -219,6 +227,8 @@ def accepts(state: State, actor: Tenant, identity: Tenant) -> bool:
             return True
         case "jwt-svid":
             return (actor, identity) in state.tokens or actor in state.forgers
+        case "peer":
+            return (actor, identity) in state.tokens
         case _:
             return False
 
@@ -565,8 +575,16 @@ def _impersonate(state: State, operation: PresentCredential | ClaimIdentity) -> 
     return serve(state, request, route)
 
 
-transition(PresentCredential, variants=("with-idp",))(_impersonate)
-transition(ClaimIdentity, blocked_by=("O-10",), realises=("A1-S-1",), variants=("no-idp",))(_impersonate)
+transition(PresentCredential, variants=("with-idp",), revision=RevisionGate((), (), ("GNRC", "DSPC", "JWTS")))(
+    _impersonate
+)
+transition(
+    ClaimIdentity,
+    blocked_by=("O-10",),
+    realises=("A1-S-1",),
+    variants=("no-idp",),
+    revision=RevisionGate(("O-10",), ("A1-S-1",), ("DRCT",)),
+)(_impersonate)
 
 
 @transition(TamperInTransit, blocked_by=("M-3",), realises=("A1-T-1", "A1-D-1"))
@@ -594,7 +612,17 @@ def _probe_status(state: State, operation: ProbeStatus) -> tuple[State, Outcome]
     return state, Outcome(status.value, effects=Effects(actor=operation.attacker, namespace=operation.victim))
 
 
-TokenCapture = StealToken | GuessToken | SniffRequest | PlantEndpoint | MisdirectClient
+TokenCapture = (
+    StealToken
+    | GuessToken
+    | SniffRequest
+    | PlantEndpoint
+    | MisdirectClient
+    | UseUnixAccount
+    | ReuseUid
+    | DuplicateSpiffeId
+    | SniffValidationRequest
+)
 
 
 def _obtain_token(state: State, operation: TokenCapture) -> tuple[State, Outcome] | None:
@@ -606,18 +634,50 @@ def _obtain_token(state: State, operation: TokenCapture) -> tuple[State, Outcome
 
 transition(StealToken, blocked_by=("ASUM-5",), realises=("A1-S-1",), variants=("with-idp",))(_obtain_token)
 transition(GuessToken, blocked_by=("M-2",), realises=("A1-S-2",), variants=("with-idp",))(_obtain_token)
-transition(SniffRequest, blocked_by=("M-3",), realises=("A1-I-1", "A1-I-2"), variants=("with-idp",))(_obtain_token)
-transition(PlantEndpoint, blocked_by=("O-9",), realises=("A2-S-1",), variants=("with-idp",))(_obtain_token)
-transition(MisdirectClient, blocked_by=("O-2",), realises=("A2-S-1",), variants=("with-idp",))(_obtain_token)
+TOKEN_CONFIGURATIONS: tuple[VariantName, ...] = ("GNRC", "DRCT", "JWTS")
+"""Where a request carries a token an attacker can reuse (DSPC's identity is the connection's Unix account)."""
+transition(
+    SniffRequest,
+    blocked_by=("M-3",),
+    realises=("A1-I-1", "A1-I-2"),
+    variants=("with-idp",),
+    revision=RevisionGate(("M-3",), ("A1-I-1", "A1-I-2"), TOKEN_CONFIGURATIONS),
+)(_obtain_token)
+transition(
+    PlantEndpoint,
+    blocked_by=("O-9",),
+    realises=("A2-S-1",),
+    variants=("with-idp",),
+    revision=RevisionGate(("O-9",), ("A2-S-1",), TOKEN_CONFIGURATIONS),
+)(_obtain_token)
+transition(
+    MisdirectClient,
+    blocked_by=("O-2",),
+    realises=("A2-S-1",),
+    variants=("with-idp",),
+    revision=RevisionGate(("O-2",), ("A2-S-1",), TOKEN_CONFIGURATIONS),
+)(_obtain_token)
+transition(UseUnixAccount, variants=(), revision=RevisionGate((), ("A1-S-3",), ("DSPC",)))(_obtain_token)
+transition(ReuseUid, variants=(), revision=RevisionGate(("O-11", "ASUM-3"), ("A1-S-4",), ("DSPC",)))(_obtain_token)
+transition(DuplicateSpiffeId, variants=(), revision=RevisionGate(("O-15",), ("A1-S-1",), ("JWTS",)))(_obtain_token)
+transition(SniffValidationRequest, variants=(), revision=RevisionGate(("M-9",), ("A12-I-1",), ("JWTS",)))(_obtain_token)
 
 
-def _forge_tokens(state: State, operation: SpoofTrustBundle | TamperTrustBundle) -> tuple[State, Outcome] | None:
+def _forge_tokens(
+    state: State, operation: SpoofTrustBundle | TamperTrustBundle | SpoofSpiffeValidation | TamperValidationResponse
+) -> tuple[State, Outcome] | None:
     forgers = state.forgers | {operation.attacker}
     return state.evolve(forgers=forgers), Outcome(None, effects=Effects(actor=operation.attacker))
 
 
 transition(SpoofTrustBundle, blocked_by=("O-7",), realises=("A10-S-1",), variants=("with-idp",))(_forge_tokens)
 transition(TamperTrustBundle, blocked_by=("M-3",), realises=("A10-T-1",), variants=("with-idp",))(_forge_tokens)
+transition(SpoofSpiffeValidation, variants=(), revision=RevisionGate(("O-14",), ("A13-S-1", "A13-T-1"), ("JWTS",)))(
+    _forge_tokens
+)
+transition(TamperValidationResponse, variants=(), revision=RevisionGate(("M-9",), ("A13-D-1",), ("JWTS",)))(
+    _forge_tokens
+)
 
 
 # --------------------------------------------------------------------------------------- attacks: process (A3)

@@ -49,6 +49,7 @@ from model.operations import (
     DeleteMapping,
     DestroyKey,
     DropConfiguredProvider,
+    DuplicateSpiffeId,
     EavesdropResponse,
     ExportKey,
     ExportPublicKey,
@@ -77,15 +78,20 @@ from model.operations import (
     Reload,
     Request,
     Restart,
+    ReuseUid,
     SendSignal,
     SetConfiguredAuthenticator,
     Shutdown,
     SniffRequest,
+    SniffValidationRequest,
+    SpoofSpiffeValidation,
     SpoofTrustBundle,
     StealToken,
     TamperInTransit,
     TamperMappingRead,
     TamperTrustBundle,
+    TamperValidationResponse,
+    UseUnixAccount,
     WriteMapping,
 )
 from model.parsec import (
@@ -931,6 +937,7 @@ def accepts(u: Universe, s: SymState, actor: Expr, identity: Expr) -> Expr:
         actor == identity,
         authenticator == E.auth["direct"],
         z3.And(authenticator == E.auth["jwt-svid"], token),
+        z3.And(authenticator == E.auth["peer"], s.tokens[actor, identity]),
     )
 
 
@@ -987,14 +994,24 @@ def _probe_status(u: Universe, s: SymState, params: Params) -> SymStep:
     return SymStep(_running(s), s, status, effects)
 
 
-@_encodes_transition(StealToken, GuessToken, SniffRequest, PlantEndpoint, MisdirectClient)
+@_encodes_transition(
+    StealToken,
+    GuessToken,
+    SniffRequest,
+    PlantEndpoint,
+    MisdirectClient,
+    UseUnixAccount,
+    ReuseUid,
+    DuplicateSpiffeId,
+    SniffValidationRequest,
+)
 def _obtain_token(u: Universe, s: SymState, params: Params) -> SymStep:
     attacker, victim = params["attacker"], params["victim"]
     post = replace(s, tokens=s.tokens.store((attacker, victim), z3.BoolVal(True)))
     return _no_answer(u, attacker != victim, post, no_effects(u, _attacker(params)))
 
 
-@_encodes_transition(SpoofTrustBundle, TamperTrustBundle)
+@_encodes_transition(SpoofTrustBundle, TamperTrustBundle, SpoofSpiffeValidation, TamperValidationResponse)
 def _forge_tokens(u: Universe, s: SymState, params: Params) -> SymStep:
     post = replace(s, forgers=s.forgers.store(params["attacker"], z3.BoolVal(True)))
     return _no_answer(u, z3.BoolVal(True), post, no_effects(u, _attacker(params)))

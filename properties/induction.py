@@ -4,7 +4,7 @@ For an invariant P strengthened by lemmas L (`properties.invariants.LEMMAS`), ov
 (uninterpreted sorts of application names, key names and key IDs):
 
 1. initiation: every initial state satisfies L (and P when P is a state invariant);
-2. consecution: for every transition open in the deployment with the seed's mitigations in force,
+2. consecution: for every transition open in the deployment with its document's mitigations in force,
    L(s) ∧ T(s, s') ⇒ L(s') (and P(s, s') when P is a step invariant);
 3. a state invariant follows from its lemmas: L(s) ⇒ P(s).
 
@@ -39,7 +39,7 @@ from model.symbolic import (
     initial_sym_state,
     unbounded_universe,
 )
-from model.transitions import REGISTRY, seed_mitigations
+from model.transitions import REGISTRY, mitigations_in_force
 from properties.bmc import confirm
 from properties.explore import SEARCH_DEPTH, explore
 from properties.invariants import LEMMAS, Invariant
@@ -101,9 +101,9 @@ class SystemEncoding:
 
 
 def encode_system(variant: VariantName, mitigations: frozenset[str] | None = None) -> SystemEncoding:
-    """Encode every transition open in `variant` (default: with the seed's mitigations in force)."""
+    """Encode every transition open in `variant` (default: with its document's mitigations in force)."""
     started = time.perf_counter()
-    in_force = seed_mitigations() if mitigations is None else mitigations
+    in_force = mitigations_in_force(variant) if mitigations is None else mitigations
     u = unbounded_universe()
     pre = fresh_state(u, "pre")
     init = initial_sym_state(u, variant)
@@ -125,6 +125,8 @@ class Verdict:
 
     result: z3.CheckSatResult
     model: z3.ModelRef | None = None
+    why: str = ""
+    """The solver's reason for `unknown` (a timeout, incomplete quantifier reasoning)."""
 
 
 def _refute(*facts: Expr, timeout_ms: int = QUERY_TIMEOUT_MS) -> Verdict:
@@ -132,7 +134,8 @@ def _refute(*facts: Expr, timeout_ms: int = QUERY_TIMEOUT_MS) -> Verdict:
     solver.set("timeout", max(1, timeout_ms))
     solver.add(*facts)
     result = solver.check()
-    return Verdict(result, solver.model() if result == z3.sat else None)
+    why = solver.reason_unknown() if result == z3.unknown else ""
+    return Verdict(result, solver.model() if result == z3.sat else None, why)
 
 
 def _consecution(
@@ -217,32 +220,37 @@ def prove(invariant: Invariant, system: SystemEncoding, timeout_ms: int = QUERY_
     sat = [label for label in failing if verdicts[label].result == z3.sat]
     if not failing:
         return ProofResult(invariant.id, variant, "proved", time.perf_counter() - started, lemmas)
-    if not sat:
-        reason = f"the solver gave up (timeout of {timeout_ms / 1000:g} s per query) on: {', '.join(failing)}"
-        return ProofResult(
-            invariant.id, variant, "unknown", time.perf_counter() - started, lemmas, failing, reason=reason
-        )
     instances = {instance.label: instance for instance, _ in system.steps}
-    z3_model = _relevant_model(system, instances.get(sat[0]), verdicts[sat[0]])
-    counterexample = _witness(invariant, variant, [instances[label] for label in sat if label in instances])
+    gave_up = [label for label in failing if label not in sat]
+    why = sorted({verdicts[label].why for label in gave_up})
+    given_up = f"; the solver gave up ({', '.join(why)}) on {', '.join(gave_up)}" if gave_up else ""
+    z3_model = _relevant_model(system, instances.get(sat[0]), verdicts[sat[0]]) if sat else ()
+    counterexample = _witness(invariant, variant, [instances[label] for label in failing if label in instances])
     status: ProofStatus
+    fails_at = f"the inductive step fails at {', '.join(sat)}" if sat else "no check is refuted"
     if counterexample is not None and counterexample.confirmed and counterexample.confirmed_by_z3:
         status = "failed"
         reason = (
-            f"the inductive step fails at {', '.join(sat)}; a run of {len(counterexample.steps)} steps breaks the "
-            "invariant, confirmed by the Z3 twin"
+            f"{fails_at}{given_up}; a run of {len(counterexample.steps)} steps breaks the invariant, confirmed by "
+            "the Z3 twin"
         )
     elif counterexample is not None:
         status = "unconfirmed"
         reason = (
-            f"the inductive step fails at {', '.join(sat)}; the run found breaks the invariant concretely but the "
-            "Z3 twin does NOT confirm it: the model and its twin disagree"
+            f"{fails_at}{given_up}; the run found breaks the invariant concretely but the Z3 twin does NOT confirm "
+            "it: the model and its twin disagree"
         )
-    else:
+    elif sat:
         status = "unconfirmed"
         reason = (
-            f"the inductive step fails at {', '.join(sat)}, but no run of at most {SEARCH_DEPTH} steps in the search "
-            "scope breaks the invariant: it may hold but need a stronger lemma, or the violation needs a longer run"
+            f"{fails_at}{given_up}, but no run of at most {SEARCH_DEPTH} steps in the search scope breaks the "
+            "invariant: it may hold but need a stronger lemma, or the violation needs a longer run"
+        )
+    else:
+        status = "unknown"
+        reason = (
+            f"the solver gave up ({', '.join(why)}; timeout {timeout_ms / 1000:g} s per query) on "
+            f"{', '.join(gave_up)}, and no run of at most {SEARCH_DEPTH} steps through them breaks the invariant"
         )
     return ProofResult(
         invariant.id,
@@ -259,7 +267,7 @@ def prove(invariant: Invariant, system: SystemEncoding, timeout_ms: int = QUERY_
 
 def _checked_concretely(invariant: Invariant, system: SystemEncoding, started: float) -> ProofResult:
     """An invariant without a Z3 form: say so, and look for a short concrete run that breaks it."""
-    found = explore(system.variant, seed_mitigations(), _all_operations(), (invariant,))
+    found = explore(system.variant, mitigations_in_force(system.variant), _all_operations(), (invariant,))
     counterexample = found.get(invariant.id)
     lemmas = invariant.lemmas_for(system.variant)
     if counterexample is not None:
@@ -291,7 +299,7 @@ def _witness(invariant: Invariant, variant: VariantName, failing: list[Instance]
     if not failing:
         return None
     opened = frozenset(instance.operation for instance in failing)
-    found = explore(variant, seed_mitigations(), opened, (invariant,))
+    found = explore(variant, mitigations_in_force(variant), opened, (invariant,))
     counterexample = found.get(invariant.id)
     if counterexample is None:
         return None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import z3
 
-from model.nouns import VARIANT_AUTHENTICATOR, KeyIdentity, Lifecycle, Tenant, Usage, VariantName
+from model.nouns import CREDENTIAL_VARIANTS, VARIANT_AUTHENTICATOR, KeyIdentity, Lifecycle, Tenant, Usage, VariantName
 from model.state import State
 from model.step import Outcome
 from model.symbolic import ENUMS as E
@@ -69,8 +69,8 @@ class Invariant:
         return self.state_formula is not None or self.step_formula is not None
 
     def lemmas_for(self, variant: VariantName) -> tuple[str, ...]:
-        """The strengthening in `variant`: the identity lemmas matter only where tokens exist."""
-        return self.lemmas + (self.idp_lemmas if variant == "with-idp" else ())
+        """The strengthening in `variant`: the identity lemmas matter only where credentials can be obtained."""
+        return self.lemmas + (self.idp_lemmas if variant in CREDENTIAL_VARIANTS else ())
 
 
 # ------------------------------------------------------------------------------------------------------------ lemmas

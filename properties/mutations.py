@@ -23,8 +23,9 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from dataflow.catalogue import load_catalogue
-from model.nouns import VariantName
-from model.transitions import REGISTRY, seed_mitigations
+from model.nouns import MODEL_OF_VARIANT, VARIANTS, VariantName
+from model.operations import Operation
+from model.transitions import REGISTRY, mitigations_in_force
 from properties.bmc import confirm
 from properties.explore import SEARCH_DEPTH, SearchScope, explore
 from properties.induction import SystemEncoding, breaks_proof
@@ -47,7 +48,25 @@ OUTSIDE_MODEL: dict[str, str] = {
     "O-5": "log protection: the log file is outside the model's state; no modelled effect writes a secret (token or "
     "key material) to the logs, so reading or altering them breaks no safety invariant",
 }
-"""Mitigations the model leaves out on purpose, with the reason."""
+"""Mitigations of the seed the model leaves out on purpose, with the reason."""
+
+REVISION_OUTSIDE_MODEL: dict[str, str] = {
+    **{m: OUTSIDE_MODEL[m] for m in ("M-0", "M-5", "M-7", "O-4", "O-5")},
+    "M-8": "local memory: clearing buffers protects against a reader of Parsec's memory (A11); the model has no "
+    "memory outside its state",
+    "M-10": "engineering practice: reporting vulnerable dependencies lowers the odds of implementation bugs, which "
+    "the model does not contain",
+    "O-12": "administrator practice: the model's administrator configures one authenticator for the service's "
+    "lifetime (the configuration lemma authenticator-intact); only an attacker with O-6 removed changes it",
+    "O-13": "token lifetime: a short expiry limits how long a stolen token works; the model has no time, so a stolen "
+    "token works for ever, and the verdicts of the capabilities that steal one stand without it",
+}
+"""Mitigations of the 2024 revision the model leaves out on purpose, with the reason."""
+
+
+def outside_model(variant: VariantName) -> dict[str, str]:
+    """The mitigations the model leaves out, for the document `variant` belongs to."""
+    return OUTSIDE_MODEL if MODEL_OF_VARIANT[variant] == "seed" else REVISION_OUTSIDE_MODEL
 
 
 @dataclass(frozen=True)
@@ -131,19 +150,21 @@ class MutationVerdict:
         }
 
 
-def mitigation_ids() -> tuple[str, ...]:
-    """The seed's M- and O- mitigations, in seed order."""
-    return tuple(m.id for m in load_catalogue().mitigations if m.kind in ("M", "O"))
+def mitigation_ids(variant: VariantName = VARIANTS[0]) -> tuple[str, ...]:
+    """The M- and O- mitigations of `variant`'s document (default: the seed), in document order."""
+    catalogue = load_catalogue(model=MODEL_OF_VARIANT[variant])
+    return tuple(m.id for m in catalogue.mitigations if m.kind in ("M", "O"))
 
 
 def _seed_rows(mitigation: str, variant: VariantName) -> str:
-    rows = [t.id for t in load_catalogue().variant(variant).threats if mitigation in t.mitigations]
-    return f" (seed rows naming it: {', '.join(rows)})" if rows else ""
+    catalogue = load_catalogue(model=MODEL_OF_VARIANT[variant])
+    rows = [t.id for t in catalogue.variant(variant).threats if mitigation in t.mitigations]
+    return f" (rows naming it in {variant}: {', '.join(rows)})" if rows else ""
 
 
 def _closed_reason(mitigation: str, variant: VariantName) -> str:
     """Why removing `mitigation` opens no transition in `variant`."""
-    gated = [spec for spec in REGISTRY.values() if mitigation in spec.blockers(variant) and variant in spec.variants]
+    gated = [spec for spec in REGISTRY.values() if mitigation in spec.blockers(variant) and spec.exists_in(variant)]
     if gated:
         others = sorted({b for spec in gated for b in spec.blockers(variant) if b != mitigation})
         names = ", ".join(sorted(spec.operation.__name__ for spec in gated))
@@ -151,7 +172,7 @@ def _closed_reason(mitigation: str, variant: VariantName) -> str:
             f"every capability it blocks ({names}) stays blocked by {', '.join(others)} in this deployment: "
             "redundant here, defence in depth"
         )
-    elsewhere = [spec for spec in REGISTRY.values() if mitigation in spec.blocked_by]
+    elsewhere = [spec for spec in REGISTRY.values() if mitigation in spec.gate(variant)[0]]
     if elsewhere:
         names = ", ".join(sorted(spec.operation.__name__ for spec in elsewhere))
         return f"the capabilities it blocks ({names}) do not exist in the {variant} deployment"
@@ -164,14 +185,23 @@ def verdict(
     scope: SearchScope | None = None,
     invariants: tuple[Invariant, ...] = INVARIANTS,
     timeout_ms: int = 2_000,
+    unmitigated: frozenset[type[Operation]] = frozenset(),
 ) -> MutationVerdict:
-    """Remove `mitigation` from the seed's mitigations in `system`'s deployment and judge the effect."""
+    """Remove `mitigation` from the mitigations of `system`'s deployment and judge the effect.
+
+    `unmitigated` lists capabilities that break some invariant with every mitigation in force (the document leaves
+    them unmitigated in this deployment): they are left out of the searches, so that a verdict shows what removing
+    `mitigation` adds, not what was already possible.
+    """
     variant = system.variant
-    if mitigation in OUTSIDE_MODEL:
+    outside = outside_model(variant)
+    if mitigation in outside:
         return MutationVerdict(
-            mitigation, variant, "outside-model", OUTSIDE_MODEL[mitigation] + _seed_rows(mitigation, variant)
+            mitigation, variant, "outside-model", outside[mitigation] + _seed_rows(mitigation, variant)
         )
-    in_force = seed_mitigations() - {mitigation}
+    if mitigation not in mitigations_in_force(variant):
+        return MutationVerdict(mitigation, variant, "no-effect", f"it does not apply in the {variant} deployment")
+    in_force = mitigations_in_force(variant) - {mitigation}
     baseline = {instance for instance, _ in system.steps}
     opened = tuple(i for i in open_instances(variant, in_force) if i not in baseline)
     if not opened:
@@ -182,7 +212,8 @@ def verdict(
     broken: set[str] = set()
     for capability in capabilities:
         others = frozenset(capabilities) - {capability}
-        found = explore(variant, in_force, frozenset({capability}), targets, scope=scope, excluded=others)
+        left_out = others | unmitigated
+        found = explore(variant, in_force, frozenset({capability}), targets, scope=scope, excluded=left_out)
         counterexamples = tuple(_confirmed(c) for c in found.values())
         broken |= set(found)
         instances = tuple(i for i in opened if i.operation is capability)
@@ -192,10 +223,17 @@ def verdict(
         findings.append(Finding(capability.__name__, counterexamples, unproved))
     if len(capabilities) > 1:
         rest = tuple(inv for inv in targets if inv.id not in broken)
-        together = explore(variant, in_force, frozenset(capabilities), rest, scope=scope) if rest else {}
+        together = (
+            explore(variant, in_force, frozenset(capabilities), rest, scope=scope, excluded=unmitigated) if rest else {}
+        )
         if together:
             findings.append(Finding(None, tuple(_confirmed(c) for c in together.values()), ()))
-    return _judge(mitigation, variant, tuple(findings))
+    judged = _judge(mitigation, variant, tuple(findings))
+    if unmitigated:
+        names = ", ".join(sorted(op.__name__ for op in unmitigated))
+        note = f" (left out of the searches: {names}, which break invariants here with every mitigation in force)"
+        judged = replace(judged, reason=judged.reason + note)
+    return judged
 
 
 def _confirmed(counterexample: Counterexample) -> Counterexample:

@@ -1,6 +1,7 @@
 """`run_all`: the invariants proved in each deployment, and a verdict for each seed mitigation.
 
-This is the entry point of ``parsec-tm prove`` and of ``parsec-tm check``. It returns a `ProofReport`;
+This is the entry point of ``parsec-tm prove`` and of ``parsec-tm check``, for the seed's deployments or the 2024
+revision's configurations. It returns a `ProofReport`;
 `ProofReport.to_dict` (and `report_data`, which runs and converts in one call) is the report as plain, JSON-able
 data — the shape the command prints with ``--format json`` and other tools read:
 
@@ -23,8 +24,9 @@ from typing import Any
 
 import properties.invariants
 from model.agreement import missing_encoders
-from model.nouns import VARIANTS, VariantName
-from properties.induction import QUERY_TIMEOUT_MS, ProofResult, encode_system, prove
+from model.nouns import CONFIGURATIONS, VARIANTS, VariantName
+from model.operations import Operation
+from properties.induction import QUERY_TIMEOUT_MS, ProofResult, SystemEncoding, encode_system, prove
 from properties.invariants import Invariant
 from properties.mutations import MutationVerdict, mitigation_ids, verdict
 
@@ -80,13 +82,20 @@ class ProofReport:
         }
 
 
-def _variants(variant: str | None) -> tuple[VariantName, ...]:
+MODELS: dict[str, tuple[VariantName, ...]] = {"seed": VARIANTS, "current": CONFIGURATIONS}
+"""The built-in threat models and their deployments: the seed (2020-09-21) and the current revision (2024-03-25)."""
+
+
+def _variants(variant: str | None, model: str | None) -> tuple[VariantName, ...]:
+    if model is not None and model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; known: {', '.join(MODELS)}")
+    known = MODELS[model] if model is not None else (*VARIANTS, *CONFIGURATIONS)
     if variant is None:
-        return VARIANTS
-    for known in VARIANTS:
-        if known == variant:
-            return (known,)
-    raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+        return MODELS[model or "seed"]
+    for candidate in known:
+        if candidate.lower() == variant.lower():
+            return (candidate,)
+    raise ValueError(f"unknown variant {variant!r}; known: {', '.join(known)}")
 
 
 def _select(invariant_ids: Sequence[str] | None, invariants: tuple[Invariant, ...]) -> tuple[Invariant, ...]:
@@ -99,8 +108,8 @@ def _select(invariant_ids: Sequence[str] | None, invariants: tuple[Invariant, ..
     return tuple(known[i] for i in dict.fromkeys(invariant_ids))
 
 
-def _mitigations(mitigation_filter: Sequence[str] | None) -> tuple[str, ...]:
-    known = mitigation_ids()
+def _mitigations(mitigation_filter: Sequence[str] | None, variants: tuple[VariantName, ...]) -> tuple[str, ...]:
+    known = tuple(dict.fromkeys(m for v in variants for m in mitigation_ids(v)))
     if not mitigation_filter:
         return known
     unknown = [m for m in mitigation_filter if m not in known]
@@ -112,14 +121,16 @@ def _mitigations(mitigation_filter: Sequence[str] | None) -> tuple[str, ...]:
 def run_all(
     variant: str | None = None,
     *,
+    model: str | None = None,
     mutations: bool = True,
     invariant_ids: Sequence[str] | None = None,
     mitigation_filter: Sequence[str] | None = None,
     timeout_seconds: float = QUERY_TIMEOUT_MS / 1000,
     invariants: tuple[Invariant, ...] | None = None,
 ) -> ProofReport:
-    """Prove the invariants and judge the mitigations (all of each unless filtered), in `variant` or in both
-    deployments. `timeout_seconds` bounds each solver query; a query that runs out makes its proof `unknown`.
+    """Prove the invariants and judge the mitigations (all of each unless filtered), in `variant` or in every
+    deployment of `model` ("seed", the default: with-idp and no-idp; "current": the 2024 revision's GNRC, DSPC,
+    DRCT and JWTS). `timeout_seconds` bounds each solver query; a query that runs out makes its proof `unknown`.
 
     Raises `ModelIncomplete` when a registered transition has no Z3 encoder, and ValueError on an unknown ID.
     """
@@ -129,19 +140,33 @@ def run_all(
             f"no Z3 encoder for the transition(s) {', '.join(missing)}: nothing about them can be proved; write "
             "their twin in model/symbolic.py (docs/extending-the-model.md)"
         )
+    deployments = _variants(variant, model)
     selected = _select(invariant_ids, properties.invariants.INVARIANTS if invariants is None else invariants)
-    judged = _mitigations(mitigation_filter) if mutations else ()
+    judged = _mitigations(mitigation_filter, deployments) if mutations else ()
     timeout_ms = max(1, round(timeout_seconds * 1000))
     started = time.perf_counter()
     results: list[ProofResult] = []
     verdicts: list[MutationVerdict] = []
     encoding: dict[str, float] = {}
-    for deployment in _variants(variant):
+    for deployment in deployments:
         system = encode_system(deployment)
         encoding[deployment] = system.seconds
-        results += [prove(invariant, system, timeout_ms) for invariant in selected]
-        verdicts += [verdict(m, system, invariants=selected, timeout_ms=min(timeout_ms, 2_000)) for m in judged]
+        proofs = [prove(invariant, system, timeout_ms) for invariant in selected]
+        results += proofs
+        own = set(mitigation_ids(deployment))
+        unmitigated = _unmitigated(system, proofs)
+        verdicts += [
+            verdict(m, system, invariants=selected, timeout_ms=min(timeout_ms, 2_000), unmitigated=unmitigated)
+            for m in judged
+            if m in own
+        ]
     return ProofReport(tuple(results), tuple(verdicts), encoding, time.perf_counter() - started)
+
+
+def _unmitigated(system: SystemEncoding, proofs: list[ProofResult]) -> frozenset[type[Operation]]:
+    """The transitions at which an invariant's inductive step fails with every mitigation in force."""
+    by_label = {instance.label: instance.operation for instance, _ in system.steps}
+    return frozenset(by_label[c] for r in proofs if r.status != "proved" for c in r.failing_checks if c in by_label)
 
 
 def report_data(variant: str | None = None, **options: Any) -> dict[str, Any]:

@@ -48,9 +48,9 @@ def describe(operation: Operation) -> str:
     return f"{label}({', '.join(shown)})"
 
 
-def threats_of(operation: Operation) -> tuple[str, ...]:
-    """The seed threat rows an operation realises (attacker capabilities only)."""
-    return REGISTRY[type(operation)].realises
+def threats_of(operation: Operation, variant: VariantName = "with-idp") -> tuple[str, ...]:
+    """The threat rows an operation realises in `variant`'s document (attacker capabilities only)."""
+    return REGISTRY[type(operation)].gate(variant)[1]
 
 
 def effects_data(effects: Effects, pre: State) -> dict[str, Any]:
@@ -164,7 +164,9 @@ def run(
             renaming[chosen[index]] = allocated  # type: ignore[index]
         breaks = violated_by(state, outcome, post, also)
         effects = effects_data(outcome.effects, state)
-        steps.append(TraceStep(concrete, outcome.status, threats_of(concrete), allocated, effects, breaks))
+        steps.append(
+            TraceStep(concrete, outcome.status, threats_of(concrete, initial.variant), allocated, effects, breaks)
+        )
         violated += [v for v in breaks if v not in violated]
         state = post
     return Run(tuple(steps), tuple(violated), True)

@@ -13,8 +13,10 @@ import json
 import sys
 from typing import Any
 
-VARIANTS = ("with-idp", "no-idp")
-"""The model's deployments (`model.nouns.VARIANTS`, repeated here so that --help does not import the model)."""
+MODELS = ("seed", "current")
+"""The built-in threat models (`properties.prove.MODELS`, named here so that --help does not import the model)."""
+VARIANTS = ("with-idp", "no-idp", "GNRC", "DSPC", "DRCT", "JWTS")
+"""Their deployments (`model.nouns.VARIANTS` and `CONFIGURATIONS`)."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,12 +24,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "prove",
         help="prove the model's invariants with Z3 and judge every mitigation of the seed",
-        description="Prove every invariant inductive in each deployment variant, then remove each mitigation "
-        "M-0..M-7 and O-0..O-10 in turn and report the counterexample it lets through, or why there is none. "
+        description="Prove every invariant inductive in each deployment of Parsec's threat model (the seed's, or the "
+        "2024 revision's four configurations), then remove each of the document's M- and O- mitigations in turn and "
+        "report the counterexample it lets through, or why there is none. "
         "A proof that fails comes with the shortest concrete run that breaks the invariant, confirmed by Z3. "
         "Exits 0 only when everything selected is proved and every counterexample is confirmed.",
     )
-    parser.add_argument("--variant", choices=VARIANTS, help="one deployment variant (default: both)")
+    parser.add_argument(
+        "--model",
+        choices=MODELS,
+        help="the seed (2020-09-21: with-idp, no-idp; the default) or the current revision (2024-03-25: GNRC, DSPC, "
+        "DRCT, JWTS)",
+    )
+    parser.add_argument("--variant", choices=VARIANTS, help="one deployment (default: every deployment of the model)")
     parser.add_argument(
         "--invariant", nargs="+", metavar="ID", help="prove only these invariants (and judge mitigations on them)"
     )
@@ -53,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = run_all(
             args.variant,
+            model=args.model,
             mutations=not args.no_mutations,
             invariant_ids=args.invariant,
             mitigation_filter=args.mitigation,
