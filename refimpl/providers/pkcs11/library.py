@@ -233,34 +233,46 @@ class ReadWriteLock:
         self._writing = False
         self._writers_waiting = 0
 
-    @contextmanager
-    def reading(self) -> Iterator[None]:
+    def acquire_read(self) -> None:
         with self._condition:
             while self._writing or self._writers_waiting:
                 self._condition.wait()
             self._readers += 1
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._readers -= 1
-                if self._readers == 0:
-                    self._condition.notify_all()
 
-    @contextmanager
-    def writing(self) -> Iterator[None]:
+    def release_read(self) -> None:
+        with self._condition:
+            self._readers -= 1
+            if self._readers == 0:
+                self._condition.notify_all()
+
+    def acquire_write(self) -> None:
         with self._condition:
             self._writers_waiting += 1
             while self._writing or self._readers:
                 self._condition.wait()
             self._writers_waiting -= 1
             self._writing = True
+
+    def release_write(self) -> None:
+        with self._condition:
+            self._writing = False
+            self._condition.notify_all()
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        self.acquire_read()
         try:
             yield
         finally:
-            with self._condition:
-                self._writing = False
-                self._condition.notify_all()
+            self.release_read()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        self.acquire_write()
+        try:
+            yield
+        finally:
+            self.release_write()
 
 
 class TokenLogin:
@@ -351,18 +363,17 @@ class TokenLogin:
         with self._sessions_lock:
             self.generation += 1
 
-    @contextmanager
-    def session(self, *, exclusive: bool = False) -> Iterator[PooledSession]:
-        """A PIN-less read/write session for one request, returned to the pool afterwards.
+    def session(self, *, exclusive: bool = False) -> SessionUse:
+        """A PIN-less read/write session for one request, returned to the pool afterwards (`with login.session()
+        as pooled:`).
 
         `exclusive` for a request that creates or destroys token objects: no other request of this process runs on
         the token meanwhile. A session the library reports closed or invalid is dropped instead of returned.
         """
-        with self._objects.writing() if exclusive else self._objects.reading(), self._pooled_session() as pooled:
-            yield pooled
+        return SessionUse(self, exclusive)
 
-    @contextmanager
-    def _pooled_session(self) -> Iterator[PooledSession]:
+    def take(self) -> PooledSession:
+        """A session from the pool, or a new one; its key cache emptied if a key was destroyed since."""
         try:
             pooled = self._pool.get_nowait()
         except queue.Empty:
@@ -373,23 +384,48 @@ class TokenLogin:
         if pooled.generation != self.generation:
             pooled.keys.clear()
             pooled.generation = self.generation
-        lost = False
-        try:
-            yield pooled
-        except _SESSION_LOST:
-            lost = True
-            raise
-        except (pkcs11.ObjectHandleInvalid, pkcs11.KeyHandleInvalid):
+        return pooled
+
+    def give_back(self, pooled: PooledSession, error: BaseException | None) -> None:
+        """Return the session to the pool, or close it if `error` says the library lost it."""
+        if isinstance(error, (pkcs11.ObjectHandleInvalid, pkcs11.KeyHandleInvalid)):
             self.forget_keys()  # a key destroyed elsewhere: every session looks its keys up afresh
+        if isinstance(error, _SESSION_LOST):
+            with self._sessions_lock:
+                if pooled.session in self._all_sessions:
+                    self._all_sessions.remove(pooled.session)
+            _close_quietly(pooled.session)
+        else:
+            self._pool.put(pooled)
+
+
+class SessionUse:
+    """`TokenLogin.session()`: the token's object lock (shared, or exclusive) and a pooled session, for one request.
+
+    A class rather than a generator context manager: it runs on every request, and this is half the cost."""
+
+    __slots__ = ("_exclusive", "_login", "_pooled")
+
+    def __init__(self, login: TokenLogin, exclusive: bool) -> None:
+        self._login = login
+        self._exclusive = exclusive
+
+    def __enter__(self) -> PooledSession:
+        objects = self._login._objects
+        objects.acquire_write() if self._exclusive else objects.acquire_read()
+        try:
+            self._pooled = self._login.take()
+        except BaseException:
+            objects.release_write() if self._exclusive else objects.release_read()
             raise
+        return self._pooled
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> None:
+        objects = self._login._objects
+        try:
+            self._login.give_back(self._pooled, error)
         finally:
-            if lost:
-                with self._sessions_lock:
-                    if pooled.session in self._all_sessions:
-                        self._all_sessions.remove(pooled.session)
-                _close_quietly(pooled.session)
-            else:
-                self._pool.put(pooled)
+            objects.release_write() if self._exclusive else objects.release_read()
 
 
 _SESSION_LOST = (pkcs11.SessionClosed, pkcs11.SessionHandleInvalid, pkcs11.DeviceRemoved, pkcs11.TokenNotPresent)
@@ -408,18 +444,29 @@ def key_objects(session: pkcs11.Session, label: str) -> Iterator[Any]:
         yield from session.get_objects({Attribute.CLASS: object_class, Attribute.LABEL: label})
 
 
-@contextmanager
-def hardware_command(
-    logger: logging.Logger, application: Application | None, command: str, provider: str
-) -> Iterator[None]:
+class hardware_command:  # a class named as the function it was: `with hardware_command(...)`, on every request
     """The M-4 events around one call into the PKCS#11 library: issued before, received after (or on failure)."""
-    identity = application.identity if application is not None else None
-    log_event(logger, Event.HARDWARE_COMMAND_ISSUED, identity, command=command, provider=provider)
-    outcome = "ok"
-    try:
-        yield
-    except pkcs11.PKCS11Error as error:
-        outcome = type(error).__name__
-        raise
-    finally:
-        log_event(logger, Event.HARDWARE_COMMAND_RECEIVED, identity, command=command, provider=provider, result=outcome)
+
+    __slots__ = ("_command", "_identity", "_logger", "_provider")
+
+    def __init__(self, logger: logging.Logger, application: Application | None, command: str, provider: str) -> None:
+        self._logger = logger
+        self._identity = application.identity if application is not None else None
+        self._command = command
+        self._provider = provider
+
+    def __enter__(self) -> None:
+        log_event(
+            self._logger, Event.HARDWARE_COMMAND_ISSUED, self._identity, command=self._command, provider=self._provider
+        )
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> None:
+        outcome = type(error).__name__ if isinstance(error, pkcs11.PKCS11Error) else "ok"
+        log_event(
+            self._logger,
+            Event.HARDWARE_COMMAND_RECEIVED,
+            self._identity,
+            command=self._command,
+            provider=self._provider,
+            result=outcome,
+        )
