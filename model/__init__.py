@@ -2,11 +2,13 @@
 
 - `model.nouns`, `model.state`: tenants, keys as Parsec identifies them, key stores, mappings, configuration;
 - `model.operations`: every request (core and PSA), lifecycle event and attacker capability of the seed (A1–A10;
-  A11, memory residue, is outside the model's state);
+  A11, memory residue, is outside the model's state) and of the 2024 revision's configurations (Unix accounts in
+  DSPC, SPIFFE validation A12/A13 in JWTS);
 - `model.parsec`: Parsec's status names and per-provider tables;
 - `model.step`: `step(state, operation, mitigations) -> (state, Outcome)`, the concrete transitions (import it from
   `model.step`: re-exporting it here would hide the module behind the function);
-- `model.transitions`: the registry binding each transition to the mitigation IDs that block it;
+- `model.transitions`: the registry binding each transition to the mitigation IDs that block it, in the seed's
+  deployments (with-idp, no-idp) and in the revision's configurations (GNRC, DSPC, DRCT, JWTS);
 - `model.symbolic`, `model.tables`, `model.codec`: the Z3 twin of every transition over arrays (proofs) or finite
   tables (bounded model checking), and the conversions between concrete and symbolic values;
 - `model.agreement`: the check that holds the twin equal to `step` on every transition and every status it can
