@@ -1,11 +1,12 @@
 """The front-end fuzzing campaign at scale: a million inputs through the real front end and codec, in-process.
 
 Runs `tests.campaigns.front_end_fuzzer` (its docstring says what is generated and what the oracle checks) on a
-fresh pipeline: Direct and UnixPeerCredentials authenticators, Core and the software provider, a SQLite key info
-manager. The bound is the number of inputs. Prints the inputs, time and rate, the findings by kind (uncaught
-exceptions, malformed replies, internal errors, client-codec errors: the goal is 0 of each), how deep it reached
-(successes, opcodes answered, statuses) and the first findings in full; exits 1 if there was any. A progress bar
-is drawn on a TTY. CI runs a slice of the same campaign (tests/campaigns/test_front_end_fuzz.py).
+fresh pipeline: Direct, UnixPeerCredentials and JwtSvid authenticators (a Workload API server in this process),
+Core and the software provider, a SQLite key info manager. The bound is the number of inputs. Prints the inputs,
+time and rate, the findings by kind (uncaught exceptions, malformed replies, internal errors, client-codec errors:
+the goal is 0 of each), how deep it reached (successes by auth type, opcodes answered, statuses) and the first
+findings in full; exits 1 if there was any. A progress bar is drawn on a TTY. CI runs a slice of the same
+campaign (tests/campaigns/test_front_end_fuzz.py).
 
     .venv/bin/python bench/campaign_fuzz_front_end.py [--inputs 1000000] [--seed 1]
 """

@@ -2,15 +2,17 @@
 
 The seed's threats A1-D-2 and A1-E-1 (a client sends a malformed request to crash or subvert the service; M-5,
 M-0). The target is the front end's bytes-in entry point, `FrontEndHandler.process(recv_exactly, peer)`, of the
-real pipeline (Direct and UnixPeerCredentials authenticators, dispatcher, Core and the software provider, a SQLite
-key info manager), called directly: no socket, no thread, so a million inputs take minutes.
+real pipeline (Direct, UnixPeerCredentials and JwtSvid authenticators — the last fed by a Workload API server in
+this process — dispatcher, Core and the software provider, a SQLite key info manager), called directly: no
+socket, no thread, so a million inputs take minutes.
 
 Inputs come from a fast mutation loop of our own (Hypothesis draws a few thousand examples a second, too few for
 a million, and atheris needs clang): seeds are well-formed requests for every operation family and the golden wire
 vectors made by Parsec's Rust library; each input stacks one to four mutations (bit flips, interesting bytes, a
 header field set to an edge value, a body mutated with its lengths fixed up so it reaches the protobuf decoder,
-truncation, splices of two requests, another tenant's name or UID). An input whose reply shows something new
-(opcode, status, body size class) joins the corpus, a cheap coverage signal.
+truncation, splices of two requests, another tenant's name or UID, a JWT-SVID with odd header fields or claims —
+`alg: none`, audiences, subjects outside the trust domain, huge or non-numeric expiry — or broken segments). An
+input whose reply shows something new (opcode, status, body size class) joins the corpus, a cheap coverage signal.
 
 For every input the oracle checks, independently of the front end's own code:
 
@@ -28,15 +30,18 @@ For every input the oracle checks, independently of the front end's own code:
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
+import os
 import random
 import struct
 import tempfile
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,10 +96,16 @@ TENANTS = (b"tenant-a", b"tenant-b", b"admin")
 """Direct application names the seeds use ("admin" is the configured admin)."""
 UIDS = (0, 1000, 1001)
 """Peer UIDs the UnixPeerCredentials seeds claim and the peer reports (0 is the admin)."""
-AUTHENTICATORS = [
+AUTHENTICATORS: list[dict[str, Any]] = [
     {"auth_type": "Direct", "admins": [{"name": "admin"}]},
     {"auth_type": "UnixPeerCredentials", "admins": [{"name": "0"}]},
 ]
+JWT_TENANTS = ("spiffe://example.org/tenant-a", "spiffe://example.org/tenant-b")
+"""SPIFFE IDs the fuzzing campaign's Workload API gives this process JWT-SVIDs for."""
+TOKEN_LIFETIME = 24 * 3600.0
+"""The seed tokens' lifetime: longer than any campaign, so that expiry does not end the valid paths."""
+BUNDLE_WAIT = 20.0
+"""Seconds to wait for the JwtSvid authenticator's first bundle before the campaign gives up."""
 BODY_LEN_LIMIT = 1 << 16
 """The service's body_len_limit here: small, so that oversized requests are found, not allocated."""
 PRE_TRUST_OPCODE, PRE_TRUST_PROVIDER, PRE_TRUST_SESSION = Opcode.PING, ProviderId.CORE, 0
@@ -183,14 +194,28 @@ def request_bytes(operation: Any, auth_type: AuthType, auth: bytes, session: int
     return encode_request(Request(header, encode_operation(operation), auth))
 
 
-def seed_inputs(vectors: Path | None) -> list[bytes]:
-    """Every seed operation as each Direct tenant and as each UID, plus the golden request vectors if given."""
+@dataclass(frozen=True)
+class Caller:
+    """Who a seed request is from: its auth type and field, and the UID the kernel reports for its connection."""
+
+    auth_type: AuthType
+    auth: bytes
+    uid: int
+
+
+def callers(tokens: Sequence[str] = ()) -> list[Caller]:
+    """Each Direct tenant, each UID with peer credentials, and a JWT-SVID caller for each token."""
+    found = [Caller(AuthType.DIRECT, tenant, 0) for tenant in TENANTS]
+    found += [Caller(AuthType.UNIX_PEER_CREDENTIALS, struct.pack("<I", uid), uid) for uid in UIDS]
+    found += [Caller(AuthType.JWT_SVID, token.encode(), os.getuid()) for token in tokens]
+    return found
+
+
+def seed_inputs(vectors: Path | None, tokens: Sequence[str] = ()) -> list[bytes]:
+    """Every seed operation from every caller and without authentication, plus the golden request vectors."""
     seeds: list[bytes] = []
     for index, operation in enumerate(seed_operations()):
-        for tenant in TENANTS:
-            seeds.append(request_bytes(operation, AuthType.DIRECT, tenant, session=index))
-        for uid in UIDS:
-            seeds.append(request_bytes(operation, AuthType.UNIX_PEER_CREDENTIALS, struct.pack("<I", uid), index))
+        seeds += [request_bytes(operation, caller.auth_type, caller.auth, index) for caller in callers(tokens)]
         seeds.append(request_bytes(operation, AuthType.NO_AUTH, b""))
     if vectors is not None:
         seeds += [path.read_bytes() for path in sorted(vectors.glob("*.req.bin"))]
@@ -203,20 +228,25 @@ def peer_of(uid: int) -> Callable[[], PeerCredentials]:
     return lambda: credentials
 
 
-def prepare(pipeline: Pipeline) -> None:
-    """The keys the seeds use, for every tenant: a signing key, an AEAD key, an RSA public key."""
+def prepare(pipeline: Pipeline, tokens: Sequence[str] = ()) -> None:
+    """The keys the seeds use, for every caller: a signing key, an AEAD key, an RSA public key. JWT-SVID callers
+    wait for the authenticator's first bundle from the Workload API."""
     keys = [
         GenerateKey("k-sign", P256_SIGN),
         GenerateKey("k-aead", AES_GCM),
         ImportKey("k-rsa", RSA_CRYPT, RSA_PUBLIC_DER),
     ]
-    peers = [(AuthType.DIRECT, tenant, 0) for tenant in TENANTS]
-    peers += [(AuthType.UNIX_PEER_CREDENTIALS, struct.pack("<I", uid), uid) for uid in UIDS]
-    for auth_type, auth, uid in peers:
+    for caller in callers(tokens):
         for operation in keys:
-            reply = pipeline.front_end.respond(bytes_reader(request_bytes(operation, auth_type, auth)), peer_of(uid))
-            if reply.status is not Status.SUCCESS:
-                raise RuntimeError(f"preparing {operation!r} failed: {reply.status.parsec_name}")
+            deadline = time.monotonic() + BUNDLE_WAIT
+            while True:
+                data = request_bytes(operation, caller.auth_type, caller.auth)
+                reply = pipeline.front_end.respond(bytes_reader(data), peer_of(caller.uid))
+                if reply.status is Status.SUCCESS:
+                    break
+                if caller.auth_type != AuthType.JWT_SVID or time.monotonic() > deadline:
+                    raise RuntimeError(f"preparing {operation!r} failed: {reply.status.parsec_name}")
+                time.sleep(0.05)
 
 
 # ------------------------------------------------------------------------------------------ mutations
@@ -333,6 +363,79 @@ def _mutate_auth(rng: random.Random, data: bytes, corpus: list[bytes]) -> bytes:
     return _join(values, body, rng.choice(options), trailing)
 
 
+JWT_HEADER_VALUES: dict[str, tuple[object, ...]] = {
+    "alg": ("none", "None", "HS256", "RS256", "ES384", "PS512", "EdDSA", "", 1, None, ["ES256"]),
+    "kid": ("", "x" * 300, 0, None, [], {"k": 1}, "../../etc/passwd"),
+    "typ": ("JWT", "JOSE", "", 7, None),
+    "crit": (["exp"], [], "exp", None),
+}
+JWT_CLAIM_VALUES: dict[str, tuple[object, ...]] = {
+    "aud": (["parsec"], "parsec", [], ["other"], ["parsec", "other"], 5, None, [None], {"a": 1}),
+    "sub": (
+        "spiffe://example.org/tenant-b",
+        "spiffe://other.org/tenant-a",
+        "spiffe://example.org/../tenant-b",
+        "spiffe://EXAMPLE.org/tenant-a",
+        "spiffe://example.org",
+        "",
+        "tenant-a",
+        None,
+        7,
+        "spiffe://example.org/" + "a" * 3000,
+    ),
+    "exp": (0, -1, 1, 2**31, 2**63, 2**64 + 1, 1e308, "tomorrow", None, [1], float("nan")),
+    "iat": (0, -1, 2**63, "now", None),
+    "nbf": (2**40, 0, "later"),
+}
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _unb64(data: bytes) -> bytes:
+    return base64.urlsafe_b64decode(data + b"=" * (-len(data) % 4))
+
+
+def _mutate_token(rng: random.Random, data: bytes, corpus: list[bytes]) -> bytes:
+    """A JWT-SVID auth field changed where a token parser can go wrong: header and claims set to odd values (the
+    signature then no longer matches, which is checked after parsing), characters, segments, truncation."""
+    parts = _split(data)
+    if parts is None or not parts[2].startswith(b"eyJ"):
+        return _mutate_auth(rng, data, corpus)
+    values, body, token, trailing = parts
+    segments = token.split(b".")
+    action = rng.randrange(6)
+    if action in (0, 1) and len(segments) == 3:
+        index, table = (0, JWT_HEADER_VALUES) if action == 0 else (1, JWT_CLAIM_VALUES)
+        try:
+            document = json.loads(_unb64(segments[index]))
+        except ValueError:
+            document = {}
+        if isinstance(document, dict):
+            name = rng.choice(sorted(table))
+            if rng.random() < 0.15:
+                document.pop(name, None)
+            else:
+                document[name] = rng.choice(table[name])
+            segments[index] = _b64(json.dumps(document).encode())
+        else:
+            segments[index] = _b64(b"[]")
+    elif action == 2:
+        index = rng.randrange(len(segments))
+        segment = bytearray(segments[index])
+        if segment:
+            segment[rng.randrange(len(segment))] = rng.choice(b"AZaz09-_=+/.%")
+        segments[index] = bytes(segment)
+    elif action == 3:
+        segments = segments[: rng.randrange(len(segments) + 1)] + ([b""] if rng.random() < 0.5 else [])
+    elif action == 4:
+        segments[-1] = rng.choice((b"", b"AAAA", _b64(rng.randbytes(rng.choice((1, 64, 512))))))
+    else:
+        return _join(values, body, token[: rng.randrange(len(token) + 1)], trailing)
+    return _join(values, body, b".".join(segments), trailing)
+
+
 def _truncate(rng: random.Random, data: bytes, corpus: list[bytes]) -> bytes:
     return data[: rng.randrange(len(data) + 1)]
 
@@ -363,6 +466,7 @@ MUTATORS: tuple[tuple[Mutator, int], ...] = (
     (_known_field, 8),
     (_mutate_body, 22),
     (_mutate_auth, 6),
+    (_mutate_token, 6),
     (_truncate, 5),
     (_append, 3),
     (_splice, 6),
@@ -395,6 +499,8 @@ class FuzzReport:
     opcodes_answered: set[int] = field(default_factory=set)
     """Opcodes of replies that echoed the request (the header was trusted and routed)."""
     successes: int = 0
+    successes_by_auth: Counter[str] = field(default_factory=Counter)
+    """Successful requests by the auth type of their header: how deep each authenticator's path was reached."""
     corpus_size: int = 0
     uncaught: list[Finding] = field(default_factory=list)
     malformed: list[Finding] = field(default_factory=list)
@@ -413,6 +519,7 @@ class FuzzReport:
             f"{len(self.malformed)} malformed replies, {len(self.internal_errors)} internal errors, "
             f"{len(self.codec_errors)} client-codec errors; {self.successes:,} successes, "
             f"{len(self.opcodes_answered)} opcodes answered, {len(self.statuses)} distinct statuses, "
+            f"successes by auth type {dict(sorted(self.successes_by_auth.items()))}, "
             f"corpus {self.corpus_size}"
         )
 
@@ -475,10 +582,10 @@ def _size_class(size: int) -> int:
 class FrontEndFuzzer:
     """The pipeline, the corpus and the random source of one campaign; `run(n)` feeds it n inputs."""
 
-    def __init__(self, pipeline: Pipeline, seed: int, vectors: Path | None) -> None:
+    def __init__(self, pipeline: Pipeline, seed: int, vectors: Path | None, tokens: Sequence[str] = ()) -> None:
         self.pipeline = pipeline
         self.rng = random.Random(seed)
-        self.corpus = seed_inputs(vectors)
+        self.corpus = seed_inputs(vectors, tokens)
         self.seen: set[tuple[int, int, int]] = set()
         self.report = FuzzReport(corpus_size=len(self.corpus))
         self.errors = ErrorRecords()
@@ -519,6 +626,7 @@ class FrontEndFuzzer:
         report.statuses[status.parsec_name] += 1
         if status is Status.SUCCESS:
             report.successes += 1
+            report.successes_by_auth[AuthType(HEADER.unpack_from(data)[9]).name] += 1
         if len(self.errors.records) > errors_before:
             report.internal_errors.append(Finding("internal error", self.errors.records[-1], data))
         signature = (header.opcode, header.status, _size_class(len(outcome.response.body)))
@@ -556,17 +664,29 @@ class FrontEndFuzzer:
 
 
 @contextmanager
-def fuzzer(seed: int, vectors: Path | None, directory: Path | None = None) -> Iterator[FrontEndFuzzer]:
-    """A fuzzer on a fresh in-process pipeline (in `directory`, else a temporary one), its keys prepared."""
+def fuzzer(seed: int, vectors: Path | None, jwt_svid: bool = True) -> Iterator[FrontEndFuzzer]:
+    """A fuzzer on a fresh in-process pipeline, its keys prepared; with `jwt_svid`, a Workload API in this process
+    and the JwtSvid authenticator beside Direct and UnixPeerCredentials, its failure limit out of the way (so
+    that every mutated token is evaluated, not refused by M-2 unread)."""
+    import refimpl.spiffe_api  # noqa: F401  # py-spiffe imported where its one DSA deprecation warning is handled
+    from tests.identity_provider.parts import fetch_token, running_idp
+
     service_logger = logging.getLogger("refimpl")
     level = service_logger.level
     service_logger.setLevel(logging.ERROR)  # the Direct authenticator's start-up warning is not a finding
     try:
-        with (
-            tempfile.TemporaryDirectory(prefix="ptm-fuzz-", dir="/tmp") as scratch,
-            in_process_pipeline(directory or Path(scratch), AUTHENTICATORS, body_len_limit=BODY_LEN_LIMIT) as pipeline,
-        ):
-            prepare(pipeline)
-            yield FrontEndFuzzer(pipeline, seed, vectors)
+        with ExitStack() as stack:
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ptm-fuzz-", dir="/tmp")))
+            authenticators = list(AUTHENTICATORS)
+            tokens: list[str] = []
+            if jwt_svid:
+                idp = stack.enter_context(running_idp(scratch / "idp.sock", svid_ttl=TOKEN_LIFETIME))
+                authenticators.append(
+                    {"auth_type": "JwtSvid", "workload_endpoint": idp.endpoint, "max_failures": 1 << 30}
+                )
+                tokens = [fetch_token(idp.endpoint, spiffe_id) for spiffe_id in JWT_TENANTS]
+            pipeline = stack.enter_context(in_process_pipeline(scratch, authenticators, body_len_limit=BODY_LEN_LIMIT))
+            prepare(pipeline, tokens)
+            yield FrontEndFuzzer(pipeline, seed, vectors, tokens)
     finally:
         service_logger.setLevel(level)

@@ -30,6 +30,13 @@ def campaign(wire_vectors: Path) -> Iterator[FrontEndFuzzer]:
         yield running
 
 
+@pytest.fixture
+def planted(wire_vectors: Path) -> Iterator[FrontEndFuzzer]:
+    """A campaign for the planted faults, without the Workload API (they do not need it)."""
+    with fuzzer(seed=1, vectors=wire_vectors, jwt_svid=False) as running:
+        yield running
+
+
 @pytest.mark.threat("A1-D-2", "A1-E-1", "M-5")
 def test_twenty_thousand_inputs_no_crash_and_every_reply_well_formed(campaign: FrontEndFuzzer) -> None:
     report = campaign.run(SLICE_INPUTS)
@@ -37,13 +44,16 @@ def test_twenty_thousand_inputs_no_crash_and_every_reply_well_formed(campaign: F
     assert report.findings == [], "\n\n".join(str(finding) for finding in report.findings[:5])
     assert report.successes > SLICE_INPUTS // 100, report.summary()
     assert len(report.opcodes_answered) >= 20, report.summary()
+    assert min(report.successes_by_auth[name] for name in ("DIRECT", "UNIX_PEER_CREDENTIALS", "JWT_SVID")) > 0
     statuses = set(report.statuses)
     assert {"Success", "InvalidHeader", "DeserializingBodyFailed", "AuthenticationError"} <= statuses, statuses
 
 
 def test_an_exception_escaping_the_front_end_is_reported(
-    campaign: FrontEndFuzzer, monkeypatch: pytest.MonkeyPatch
+    planted: FrontEndFuzzer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    campaign = planted
+
     def broken(*args: object) -> None:
         raise KeyError("planted")
 
@@ -54,8 +64,9 @@ def test_an_exception_escaping_the_front_end_is_reported(
 
 
 def test_an_unexpected_exception_inside_a_provider_is_reported(
-    campaign: FrontEndFuzzer, monkeypatch: pytest.MonkeyPatch
+    planted: FrontEndFuzzer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    campaign = planted
     """The front end answers it PsaErrorGenericError, a well-formed reply; the campaign still counts it."""
 
     def broken(*args: object) -> None:
