@@ -9,13 +9,12 @@ wrong echo or a broken header are each reported.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from refimpl.ids import AuthType, Opcode, ProviderId, Status
+from refimpl.ids import AuthType, Opcode, Status
 from refimpl.operations import Ping
 from refimpl.wire.framing import bytes_reader, read_request
 from refimpl.wire.header import HEADER, RequestHeader, Response, ResponseHeader, encode_response
@@ -111,10 +110,3 @@ def test_the_oracle_rejects_a_broken_header_and_a_wrong_pre_trust_reply() -> Non
 
 def _header_of(request: bytes) -> RequestHeader:
     return read_request(bytes_reader(request), 1 << 16).header
-
-
-def test_provider_ids_in_seeds_are_routed() -> None:
-    """The seeds address Core for core operations and the software provider for the rest, as a client would."""
-    fields = HEADER.unpack_from(request_bytes(Ping(), AuthType.DIRECT, b"tenant-a"))
-    assert (fields[5], fields[9], fields[12]) == (ProviderId.CORE, AuthType.DIRECT, Opcode.PING)
-    assert struct.unpack_from("<I", request_bytes(Ping(), AuthType.NO_AUTH, b""))[0] == 0x5EC0A710
