@@ -14,6 +14,12 @@ queries); a `sat` answer names the transition that breaks the argument. Transiti
 one only if that query fails. The transition relation is encoded once per
 deployment (`encode_system`) and shared by the invariants' proofs; that encoding time is reported on its own.
 
+A check that is not refuted is not a verdict on the invariant: `prove` then looks for the evidence — the shortest
+concrete run through the failing transitions that breaks the invariant (`properties.explore`), confirmed by the Z3
+twin (`properties.bmc.confirm`), and Z3's model of the failing check — and says `failed` only with a confirmed run,
+`unconfirmed` with a run Z3 does not admit or with none, `unknown` when the solver gave up. An invariant without a
+Z3 form is `checked-concretely`: nothing is proved about it.
+
 `breaks_proof` runs the consecution check for transitions outside the system: with a mitigation removed,
 the invariant stays proved unless one of the transitions it opens fails that check.
 """
@@ -27,7 +33,6 @@ from typing import Literal
 import z3
 
 from model.nouns import VariantName
-from model.operations import Operation
 from model.symbolic import (
     Expr,
     Opt,
@@ -267,7 +272,7 @@ def prove(invariant: Invariant, system: SystemEncoding, timeout_ms: int = QUERY_
 
 def _checked_concretely(invariant: Invariant, system: SystemEncoding, started: float) -> ProofResult:
     """An invariant without a Z3 form: say so, and look for a short concrete run that breaks it."""
-    found = explore(system.variant, mitigations_in_force(system.variant), _all_operations(), (invariant,))
+    found = explore(system.variant, mitigations_in_force(system.variant), frozenset(REGISTRY), (invariant,))
     counterexample = found.get(invariant.id)
     lemmas = invariant.lemmas_for(system.variant)
     if counterexample is not None:
@@ -288,10 +293,6 @@ def _checked_concretely(invariant: Invariant, system: SystemEncoding, started: f
     return ProofResult(
         invariant.id, system.variant, "checked-concretely", time.perf_counter() - started, lemmas, reason=reason
     )
-
-
-def _all_operations() -> frozenset[type[Operation]]:
-    return frozenset(REGISTRY)
 
 
 def _witness(invariant: Invariant, variant: VariantName, failing: list[Instance]) -> Counterexample | None:
