@@ -5,7 +5,8 @@ For each provider — software (MbedCrypto), PKCS#11 on a private SoftHSM2 token
 cycle does and what each check means). The bound is the number of kills per provider. Prints per provider: kills,
 keys created and destroyed with an answer, what the requests in flight at the kills became (whole or absent), what
 the start-up sweeps removed, orphans and dangling mappings after the last sweep, and the violations (acknowledged
-keys lost, destroyed keys back, in-flight keys broken: the goal is 0); exits 1 if there was any. A progress bar
+keys lost, destroyed keys back, in-flight keys broken, worker processes outliving a killed supervisor with
+`--processes N`: the goal is 0); exits 1 if there was any. A progress bar
 is drawn on a TTY. CI runs a slice (tests/campaigns/test_crash_consistency.py).
 
     .venv/bin/python bench/campaign_crash_consistency.py [--kills 200] [--providers software,pkcs11,tpm]
@@ -26,13 +27,13 @@ from tests.campaigns.parts import PROVIDERS, provider_under_test  # noqa: E402
 from tests.fixtures.service import ServiceOptions, running_services  # noqa: E402
 
 
-def campaign(kind: str, kills: int, max_delay: float, audit_every: int, seed: int) -> CrashReport:
+def campaign(kind: str, kills: int, max_delay: float, audit_every: int, seed: int, processes: int) -> CrashReport:
     with (
         tempfile.TemporaryDirectory(prefix="ptm-crash-") as scratch,
         provider_under_test(kind, Path(scratch) / "parts") as part,
         running_services(Path(scratch)) as start,
     ):
-        service = start(ServiceOptions(providers=(part.table,), log_level="warn"))
+        service = start(ServiceOptions(providers=(part.table,), log_level="warn", processes=processes))
         bar = None
         if sys.stderr.isatty():
             from tqdm import tqdm
@@ -55,12 +56,18 @@ def main() -> int:
     parser.add_argument(
         "--audit-every", type=int, default=25, help="stop cleanly and look for orphans every N kills (default 25)"
     )
+    parser.add_argument(
+        "--processes", type=int, default=1, help="parsec-tm serve --processes N (above 1: the software provider only)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     failed = False
-    print(f"Crash-consistency campaign: {args.kills} kill -9 per provider, each within {args.max_delay} s of a start")
+    print(
+        f"Crash-consistency campaign: {args.kills} kill -9 per provider, each within {args.max_delay} s of a start, "
+        f"{args.processes} service process(es)"
+    )
     for kind in args.providers.split(","):
-        report = campaign(kind, args.kills, args.max_delay, args.audit_every, args.seed)
+        report = campaign(kind, args.kills, args.max_delay, args.audit_every, args.seed, args.processes)
         print(f"\n{report.summary()}")
         for violation in report.violations[:10]:
             print(f"  - {violation}")

@@ -22,16 +22,20 @@ whose key is gone (*dangling*). The sweeps' log lines say how many halves the ki
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
+import os
 import random
 import re
+import signal
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tpm2_pytss import ESAPI
 from tpm2_pytss.constants import TPM2_CAP, TPM2_HC
@@ -52,6 +56,8 @@ LIVE_KEYS_TARGET = 6
 """A client destroys rather than creates once it holds this many keys, so each check signs a bounded set."""
 SWEEP_LINE = re.compile(r"start-up sweep: dropped (\d+) dangling mappings, destroyed (\d+) orphans")
 DIGEST = hashlib.sha256(b"crash consistency").digest()
+WORKER_GRACE = 2.0
+"""Seconds a worker process may take to notice that its supervisor was killed and exit."""
 
 
 class NoAnswer(Exception):
@@ -93,6 +99,8 @@ class CrashReport:
     orphans: int | None = 0
     """Keys the provider stores that no mapping names, summed over the audits (None: it cannot enumerate them)."""
     dangling: int = 0
+    surviving_workers: int = 0
+    """Worker processes (`--processes N`) still running after their supervisor was killed."""
     tpm_objects_left: int = 0
     """Transient objects, and persistent ones other than the storage key, in the TPM after clean stops."""
     violations: list[str] = field(default_factory=list)
@@ -107,6 +115,7 @@ class CrashReport:
             f"{self.swept_orphans} orphans; {self.audits} audits after a sweep and a clean stop found orphans "
             f"{orphans}, dangling mappings {self.dangling}"
             + (f", objects left in the TPM {self.tpm_objects_left}" if self.provider == "tpm" else "")
+            + (f", worker processes outliving the kill {self.surviving_workers}" if self.surviving_workers else "")
             + "; "
             f"{len(self.violations)} violations"
         )
@@ -253,8 +262,16 @@ class CrashCampaign:
         for thread in threads:
             thread.start()
         time.sleep(self.rng.uniform(0.0, max_delay))
+        workers = child_processes(self.service.pid)
         self.service.kill9()
         stop.set()
+        survivors = outliving(workers, WORKER_GRACE)
+        if survivors:  # a worker serving on after its supervisor died is a service nobody can stop or restart
+            self.report.surviving_workers += len(survivors)
+            self.violation(number, f"worker processes {survivors} still run after the supervisor was killed")
+            for pid in survivors:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         for thread in threads:
             thread.join(timeout=60)
         self.report.kills += 1
@@ -325,6 +342,39 @@ class CrashCampaign:
                     self.violation(cycle, f"{dangling} dangling mappings of {provider.name} after the start-up sweep")
         finally:
             pipeline.stop()
+
+
+def child_processes(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (the worker processes of `parsec-tm serve --processes N`)."""
+    children: list[int] = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def outliving(pids: list[int], grace: float) -> list[int]:
+    """Those of `pids` still alive (and not zombies) after `grace` seconds."""
+    deadline = time.monotonic() + grace
+    alive = pids
+    while alive:
+        alive = [pid for pid in alive if _running(pid)]
+        if not alive or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    return alive
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def _handles(esapi: ESAPI, first: int) -> list[int]:

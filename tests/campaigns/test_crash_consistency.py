@@ -52,6 +52,22 @@ def test_kill_9_at_random_moments_loses_nothing_and_orphans_nothing(
     assert report.dangling == report.tpm_objects_left == 0 and report.orphans in (0, None)
 
 
+@pytest.mark.threat("A6-D-1")
+@pytest.mark.xfail(
+    strict=True,
+    reason="refimpl/front/worker_processes.py: a worker does not die with its supervisor (no PR_SET_PDEATHSIG), "
+    "so after kill -9 of `parsec-tm serve --processes 2` its workers serve on beside the restarted service",
+)
+def test_kill_9_of_a_multi_process_service_takes_its_workers_with_it(
+    service_factory: ServiceFactory, tmp_path: Path
+) -> None:
+    table = software_provider_table(tmp_path, "campaign-crash-processes")
+    service = service_factory(ServiceOptions(providers=(table,), log_level="warn", processes=2))
+    report = CrashCampaign(service, "software", PROVIDERS["software"], seed=2).run(2, MAX_DELAY, audit_every=2)
+    assert report.violations == [], report.summary()
+    assert report.surviving_workers == 0
+
+
 def test_the_checks_report_lost_and_returning_keys(service_factory: ServiceFactory, tmp_path: Path) -> None:
     table = software_provider_table(tmp_path, "campaign-crash-planted")
     service = service_factory(ServiceOptions(providers=(table,), log_level="warn"))
