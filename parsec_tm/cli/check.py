@@ -2,10 +2,13 @@
 
 1. the catalogue and the dataflow graph (`dataflow.checks`): referential integrity, dispositions, STRIDE coverage of
    every flow that crosses a trust boundary, the no-IdP variant derivation;
-2. the formal model (`properties.prove`): every invariant proved inductive with Z3 in both deployment variants, and
-   a verdict for every mitigation;
+2. the formal model (`properties.prove`): every invariant proved inductive with Z3 in every deployment of the
+   model (`--model seed`, the default: with and without an Identity Provider; `--model current`: the 2024
+   revision's GNRC, DSPC, DRCT and JWTS), and a verdict for every mitigation;
 3. the reference service against the model (`parsec_tm.conformance`): a short stateful campaign on the software
-   provider, with reloads, restarts and kill -9 — the same machine `parsec-tm fuzz` runs.
+   provider, with reloads, restarts and kill -9 — the same machine `parsec-tm fuzz` runs;
+4. the evidence of every threat row (`parsec_tm.evidence`): proofs, counterexamples, and with `--results` the
+   outcomes of the tests marked with its IDs; any failing evidence fails the check.
 
 It prints one line per stage and a readable list of whatever failed, and exits 1 if anything did.
 """
@@ -37,14 +40,14 @@ class StageResult:
         return not self.failures
 
 
-def check_catalogue(catalogue_path: Path | None) -> StageResult:
+def check_catalogue(catalogue_path: Path | None, model: str) -> StageResult:
     from dataflow.catalogue import load_catalogue
     from dataflow.checks import run_checks
     from dataflow.errors import CatalogueError
     from dataflow.graph import build_graph
 
     try:
-        catalogue = load_catalogue(catalogue_path)
+        catalogue = load_catalogue(catalogue_path, model=None if catalogue_path else model)
     except CatalogueError as error:
         return StageResult("catalogue", "the catalogue does not load", [str(error)])
     problems = run_checks(catalogue, build_graph(catalogue))
@@ -56,10 +59,10 @@ def check_catalogue(catalogue_path: Path | None) -> StageResult:
     return StageResult("catalogue", summary, failures, data={"problems": [vars(problem) for problem in problems]})
 
 
-def check_proofs() -> StageResult:
+def check_proofs(model: str) -> StageResult:
     from properties.prove import run_all
 
-    report = run_all()
+    report = run_all(model=model)
     failures = list(report.problems)
     verdicts = Counter(mutation.status for mutation in report.mutations)
     verdict_counts = ", ".join(f"{count} {status}" for status, count in sorted(verdicts.items()))
@@ -85,9 +88,11 @@ def check_evidence(args: argparse.Namespace, earlier: list[StageResult]) -> Stag
     proofs = next((r.data for r in earlier if r.name == "proofs" and r.data), None)
     summaries: list[str] = []
     failures: list[str] = []
-    for variant in load_catalogue().variants:
+    for variant in load_catalogue(model=args.model).variants:
         try:
-            report = evidence_report(args.results, variant=variant.id, proof_report=proofs, proofs=proofs is not None)
+            report = evidence_report(
+                args.results, model=args.model, variant=variant.id, proof_report=proofs, proofs=proofs is not None
+            )
         except ResultsError as error:
             return StageResult("evidence", "the test results do not load", [str(error)])
         _, summary, found = check_lines(report)
@@ -97,8 +102,8 @@ def check_evidence(args: argparse.Namespace, earlier: list[StageResult]) -> Stag
 
 
 STAGES: dict[str, Callable[[argparse.Namespace], StageResult]] = {
-    "catalogue": lambda args: check_catalogue(args.catalogue),
-    "proofs": lambda args: check_proofs(),
+    "catalogue": lambda args: check_catalogue(args.catalogue, args.model),
+    "proofs": lambda args: check_proofs(args.model),
     "service": lambda args: check_conformance(),
 }
 
@@ -139,9 +144,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--catalogue", type=Path, default=None, help="check this catalogue file instead of the built-in Parsec model"
-    )
+    from parsec_tm.cli.threat_model import add_model_arguments
+
+    add_model_arguments(parser, variant=False)
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument(
         "--results",
