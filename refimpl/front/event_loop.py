@@ -17,6 +17,10 @@ costs a descriptor and a few bytes, never a worker.
   as soon as Parsec would answer it: a wrong magic number after 4 bytes, a wrong header size after that many
   bytes, a wrong version, reserved byte or a body over `body_len_limit` after the 36-byte header — never after
   waiting for a body that will not be read.
+* Memory: the bytes held for requests still arriving have a budget (`MAX_BUFFERED`); a connection part-way
+  through a large body waits, unread, while the budget is spent (its deadline still runs), and is read again, oldest
+  first, as requests complete. A connection's first read (up to 64 KiB) never waits, so small requests are never
+  held up by large ones, and the oldest request still arriving is always read, so large ones always progress.
 * Caps (our extension of Parsec's schema, `[listener] max_connections` and `max_connections_per_uid`): a
   connection over either cap is closed at once, unanswered, before anything is read. The first refusal of an
   episode is logged once (naming the cap and the peer's uid); the episode ends when that user (or, for the total
@@ -54,6 +58,9 @@ RECV_CHUNK = 65536
 """Bytes asked of the kernel per read: one read usually holds a whole request."""
 ACCEPT_BATCH = 64
 """Connections accepted per wake-up at most, so reads of connections already open are not starved."""
+MAX_BUFFERED = 64 << 20
+"""Default budget of bytes held for requests still arriving (at least four requests of `body_len_limit`): without
+it, `max_connections` clients each sending most of a 1 MiB body slowly would make the service hold gigabytes."""
 ANSWER_BATCH = 16
 """Incomplete requests the loop answers between two looks at its events."""
 RESOURCE_BACKOFF = 0.01
@@ -122,7 +129,7 @@ class _StreamEnd:
 class _Connection:
     """One accepted client: what it sent so far, when it must be done, and who it is."""
 
-    __slots__ = ("buffer", "deadline", "fd", "needed", "outcome", "peer", "registered", "reply", "sock")
+    __slots__ = ("buffer", "deadline", "fd", "needed", "outcome", "parked", "peer", "registered", "reply", "sock")
 
     def __init__(self, sock: socket.socket, peer: PeerCredentials | None, deadline: float) -> None:
         self.sock = sock
@@ -132,6 +139,7 @@ class _Connection:
         self.buffer = bytearray()
         self.needed = 4
         self.registered = False
+        self.parked = False
         self.reply = b""
         self.outcome: Outcome | None = None
 
@@ -145,9 +153,17 @@ class EventLoop:
         front_end: FrontEndHandler,
         threads: int,
         limits: ConnectionLimits,
+        *,
+        max_buffered: int | None = None,
     ) -> None:
         self.size = threads
         self.limits = limits
+        self.max_buffered = max_buffered or max(MAX_BUFFERED, 4 * front_end.body_len_limit)
+        """Bytes of unfinished requests held at once; beyond it, connections part-way through are read later."""
+        self._buffered = 0
+        self.peak_buffered = 0
+        """The most bytes of unfinished requests held at once so far (what the budget bounds)."""
+        self._parked: deque[_Connection] = deque()
         self._listener = listener
         self._front_end = front_end
         self._timeout = listener.timeout_ms / 1000
@@ -322,8 +338,16 @@ class EventLoop:
         buffer = connection.buffer
         ending: str | None = None
         while len(buffer) < connection.needed:
+            size = max(RECV_CHUNK, connection.needed - len(buffer))
+            if buffer and connection is not next(iter(self._reading.values())):
+                # over budget, only a first read (small requests never wait) and the oldest request go on
+                room = self.max_buffered - self._buffered
+                if room <= 0:
+                    self._park(connection)
+                    return
+                size = min(size, room)
             try:
-                chunk = connection.sock.recv(max(RECV_CHUNK, connection.needed - len(buffer)))
+                chunk = connection.sock.recv(size)
             except (BlockingIOError, InterruptedError):
                 if not connection.registered:
                     self._epoll.register(connection.fd, select.EPOLLIN)
@@ -336,8 +360,34 @@ class EventLoop:
                 ending = "eof"
                 break
             buffer += chunk
+            self._buffered += len(chunk)
+            self.peak_buffered = max(self.peak_buffered, self._buffered)
             connection.needed = decided_length(buffer, self._front_end.body_len_limit)
         self._hand_over(connection, ending)
+
+    def _park(self, connection: _Connection) -> None:
+        """Stop reading a connection while the buffered bytes are at their budget; its deadline still runs."""
+        if connection.registered:
+            self._epoll.unregister(connection.fd)
+            connection.registered = False
+        connection.parked = True
+        self._parked.append(connection)
+
+    def _resume_parked(self) -> None:
+        """Read parked connections again, oldest first, as the budget allows; the oldest request always (so two
+        large requests never wait on each other until their deadlines)."""
+        oldest = next(iter(self._reading.values()), None)
+        if oldest is not None and oldest.parked:
+            self._unpark(oldest)
+        while self._parked and self._buffered < self.max_buffered:
+            connection = self._parked.popleft()
+            if connection.parked:  # not handed over (expired) or resumed meanwhile
+                self._unpark(connection)
+
+    def _unpark(self, connection: _Connection) -> None:
+        connection.parked = False
+        self._epoll.register(connection.fd, select.EPOLLIN)
+        connection.registered = True
 
     def _hand_over(self, connection: _Connection, ending: str | None) -> None:
         """Give a whole request to a worker; keep an incomplete one (the peer closed, or its deadline passed) for
@@ -346,8 +396,12 @@ class EventLoop:
         if connection.registered:
             self._epoll.unregister(connection.fd)
             connection.registered = False
+        connection.parked = False
         job = (connection, bytes(connection.buffer), ending)
+        self._buffered -= len(connection.buffer)
         connection.buffer = bytearray()
+        if self._parked:
+            self._resume_parked()
         if ending is None:
             self._ready.append(job)
         else:

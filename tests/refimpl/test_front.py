@@ -66,6 +66,7 @@ def serve(tmp_path: Path) -> Iterator[ServeFactory]:
         size: int = 2,
         timeout_ms: int = 5000,
         limits: ConnectionLimits = DEFAULT_LIMITS,
+        max_buffered: int | None = None,
     ) -> Served:
         authenticator = authenticator or DirectAuthenticator()
         core = CoreProvider([], [authenticator.describe()])
@@ -74,7 +75,7 @@ def serve(tmp_path: Path) -> Iterator[ServeFactory]:
         )
         path = tmp_path / f"s{len(started)}.sock"
         listener = DomainSocketListener.open(path, timeout_ms, allow_activation=False)
-        pool = EventLoop(listener, front_end, size, limits)
+        pool = EventLoop(listener, front_end, size, limits, max_buffered=max_buffered)
         pool.start()
         started.append(Served(path, pool, listener))
         return started[-1]
@@ -206,6 +207,31 @@ def test_idle_and_stalled_connections_hold_no_worker(serve: ServeFactory) -> Non
     finally:
         for client in idle + stalled:
             client.close()
+
+
+@pytest.mark.threat("U-0")
+def test_large_requests_over_the_buffer_budget_all_progress_and_small_ones_pass(serve: ServeFactory) -> None:
+    """Three 300 KB requests held one byte short of complete, against a 100 KB budget of buffered bytes: the
+    service does not hold all three at once, a Ping sent meanwhile is answered, and each request, completed in
+    turn, is read whole (none is cut off at its deadline)."""
+    served = serve(size=2, timeout_ms=60_000, max_buffered=100_000)
+    big = bytearray(request_bytes(Opcode.PING))
+    struct.pack_into("<I", big, 22, 300_000)
+    data = bytes(big) + b"\x00" * 300_000
+    clients = [connect(served.path) for _ in range(3)]
+    senders = [threading.Thread(target=client.sendall, args=(data[:-1],)) for client in clients]
+    for sender in senders:
+        sender.start()
+    assert exchange(served.path, request_bytes(Opcode.PING)).status is Status.SUCCESS
+    statuses = []
+    for client, sender in zip(clients, senders, strict=True):
+        sender.join()  # this request's bytes are in (the oldest request still arriving is always read)
+        client.sendall(data[-1:])
+        statuses.append(read_response(socket_reader(client)).status)
+        client.close()
+    assert statuses == [Status.SUCCESS] * 3  # every body read whole
+    # the budget, plus the oldest request (always read) and a first read of each other: never all three at once
+    assert served.pool.peak_buffered <= 100_000 + len(data) + 3 * 65536 < 3 * len(data)
 
 
 def test_early_errors_are_answered_without_waiting_for_the_rest(serve: ServeFactory) -> None:
