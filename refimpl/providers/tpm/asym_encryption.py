@@ -78,13 +78,13 @@ class AsymEncryption(TpmBase):
         if len(operation.plaintext) > rsa_plaintext_limit(modulus_bits(key), operation.alg):
             # checked here: libtpms answers TPM_RC_FAILURE to an over-long message
             raise ParsecError(Status.PSA_ERROR_INVALID_ARGUMENT, "the plaintext is too long for the key")
-        context = self.context
-        with (
-            context.lock,
-            context.hardware(log, application, "TPM2_LoadExternal+RSA_Encrypt", self.name),
-            context.loaded_public(key.public) as handle,
-        ):
-            ciphertext = context.esapi.rsa_encrypt(handle, TPM2B_PUBLIC_KEY_RSA(operation.plaintext), scheme, label)
+        context, plaintext = self.context, TPM2B_PUBLIC_KEY_RSA(operation.plaintext)
+
+        def encrypt(handle: ESYS_TR) -> TPM2B_PUBLIC_KEY_RSA:
+            return context.esapi.rsa_encrypt(handle, plaintext, scheme, label)
+
+        with context.lock, context.hardware(log, application, "TPM2_LoadExternal+RSA_Encrypt", self.name):
+            ciphertext = context.run_with_public(key.public, encrypt)
         return AsymmetricEncryptResult(ciphertext=bytes(ciphertext))
 
     @handles(AsymmetricDecrypt)

@@ -126,11 +126,11 @@ class AsymSign(TpmBase):
         policy.validate_verify_hash(attributes, operation.alg, operation.hash)
         scheme = signature_scheme(operation.alg, signing=False)
         signature = signature_from_psa(scheme, operation.signature, key)
-        context = self.context
-        with (
-            context.lock,
-            context.hardware(log, application, "TPM2_LoadExternal+VerifySignature", self.name),
-            context.loaded_public(key.public) as handle,
-        ):
-            context.esapi.verify_signature(handle, TPM2B_DIGEST(operation.hash), signature)
+        context, digest = self.context, TPM2B_DIGEST(operation.hash)
+
+        def verify(handle: ESYS_TR) -> None:
+            context.esapi.verify_signature(handle, digest, signature)
+
+        with context.lock, context.hardware(log, application, "TPM2_LoadExternal+VerifySignature", self.name):
+            context.run_with_public(key.public, verify)
         return VerifyHashResult()

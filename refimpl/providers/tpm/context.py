@@ -12,6 +12,14 @@ providers-on-debian.md §4, for a TPM reached without a resource manager:
   the context closes. A kept handle that another client of the TPM flushed — or whose slot now holds another
   object, which the key's own auth value then fails to open — is dropped without a flush and the command runs
   again on a fresh load (`TpmContext.run_with_key`).
+* Other processes may use the TPM at the same time (`--processes N`, another service, a tool), and nothing
+  arbitrates between them. A command that finds every slot taken (TPM_RC_OBJECT_MEMORY) or gets one of the TPM's
+  transient warnings is sent again after a short pause, a bounded number of times (`TpmContext.retrying`); out of
+  room, the process flushes and from then on keeps no key loaded (`sharing`), since one key kept by each of three
+  processes would fill the TPM for good, and if that is not enough it flushes every transient object, as at
+  start-up (a crashed client's objects would hold their slots until the TPM restarts). An object another client
+  flushed between its load and its use is loaded again; one flushed before this process could flush it is only
+  forgotten.
 * The parent of every key is the TCG-template ECC P-256 storage root key (SRK). It is deterministic — the same
   template under the same owner seed gives the same key — so nothing about it needs storing. It is kept persistent
   at the TCG's SRK handle 0x81000001 (made persistent once, with the owner password), so it costs no transient
@@ -29,10 +37,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import ClassVar, Protocol, TypeVar
+from functools import partial
+from typing import Any, ClassVar, Protocol, TypeVar
 
 os.environ.setdefault("TSS2_LOG", "all+none")
 
@@ -74,11 +84,44 @@ TPM2_Load under a persistent parent takes one for the parent during the command;
 another key is loaded (a load fills two slots, as without keeping) and between requests it fills one, leaving two
 to another client. With a transient storage key (which holds a slot of its own), no key is kept."""
 
-STALE_HANDLE_ERRORS = frozenset({TPM2_RC.REFERENCE_H0, TPM2_RC.HANDLE, TPM2_RC.AUTH_FAIL, TPM2_RC.BAD_AUTH})
+STALE_HANDLE_ERRORS = frozenset(
+    {TPM2_RC.REFERENCE_H0, TPM2_RC.HANDLE, TPM2_RC.AUTH_FAIL, TPM2_RC.BAD_AUTH, TPM2_RC.AUTH_UNAVAILABLE}
+)
 """What a kept handle answers once its object is gone (REFERENCE_H0, HANDLE) or its slot holds another object,
-whose auth value is not this key's (AUTH_FAIL, BAD_AUTH; every key carries noDA, so nothing counts to a lockout)."""
+whose auth value is not this key's (AUTH_FAIL, BAD_AUTH; every key carries noDA, so nothing counts to a lockout)
+or which has none (AUTH_UNAVAILABLE: a public key another client loaded)."""
+
+TRY_AGAIN = frozenset({TPM2_RC.RETRY, TPM2_RC.YIELDED, TPM2_RC.TESTING, TPM2_RC.OBJECT_MEMORY})
+"""What a TPM shared without a resource manager answers when the same command may succeed if sent again: its
+transient warnings (TPM 2.0 Part 2, §6.6: RETRY, YIELDED, TESTING), which a resource manager would retry, and
+OBJECT_MEMORY, every transient slot taken — by another client's objects (a key it keeps loaded or is using) or by a
+crashed client's, which nobody will flush."""
+
+ATTEMPTS = 40
+"""How often a command is sent while the TPM answers `TRY_AGAIN`, with a growing pause (about 3.5 s in all)."""
+FIRST_PAUSE, LONGEST_PAUSE = 0.005, 0.1
+"""Seconds between two attempts: doubling from the first to the longest."""
+RECLAIM_AFTER = 10
+"""Attempts without room after which every transient object is flushed, as at start-up (about 0.5 s of waiting):
+the objects of a client that crashed would otherwise hold their slots until the TPM restarts."""
+FRESH_ATTEMPTS = 3
+"""Loads of one key for one command: another client's start-up or reclaim may flush an object between its load
+and its use (`STALE_HANDLE_ERRORS`); a key whose auth value is wrong (a tampered mapping) fails this many times."""
+
+_KEEPING_TRANSIENT = "keeping the storage key loaded as a transient"
 
 T = TypeVar("T")
+
+
+def _returning(value: T) -> Callable[[], T]:
+    return lambda: value
+
+
+def _raising(error: TSS2_Exception) -> Callable[[], Any]:
+    def answer() -> Any:
+        raise error
+
+    return answer
 
 
 class LoadableKey(Protocol):
@@ -146,6 +189,8 @@ class TpmContext:
         self.parent_public = TPMT_PUBLIC()
         self._kept: OrderedDict[bytes, ESYS_TR] = OrderedDict()
         """Key id → handle of the keys left loaded, least recently used first; guarded by `lock`."""
+        self.sharing = False
+        """Whether another client of the TPM took object slots this process needed; then no key is kept loaded."""
         self._users = 0
         try:
             self._start()
@@ -184,8 +229,7 @@ class TpmContext:
 
     def _close(self) -> None:
         with self.lock:
-            while self._kept:
-                self._quietly_flush(self._kept.popitem()[1])
+            self._flush_kept()
             if self.parent != ESYS_TR.NONE and self.parent_is_transient:
                 self._quietly_flush(self.parent)
             self.esapi.close()
@@ -199,11 +243,27 @@ class TpmContext:
         except TSS2_Exception as error:
             if error.error != TPM2_RC.INITIALIZE:  # already started: the usual case
                 raise TpmUnreachable(f"the TPM did not start: {error}") from None
-        leaked = self._transient_handles()
-        for handle in leaked:
-            self._quietly_flush(self.esapi.tr_from_tpmpublic(handle))
-        if leaked:
-            log.warning("flushed %d transient objects left loaded in the TPM by another client", len(leaked))
+        flushed = self._flush_transients()
+        if flushed:
+            log.warning("flushed %d transient objects left loaded in the TPM by another client", flushed)
+
+    def _flush_transients(self) -> int:
+        """Flush every transient object in the TPM but this context's own storage key; how many were flushed.
+
+        Another client may flush one of them first (it starts too, or it is done with it): that one is skipped.
+        """
+        own = int(self.esapi.tr_get_tpm_handle(self.parent)) if self.parent_is_transient else None
+        flushed = 0
+        for handle in self._transient_handles():
+            if handle == own:
+                continue
+            try:
+                self.esapi.flush_context(self.esapi.tr_from_tpmpublic(handle))
+            except TSS2_Exception as error:
+                log.debug("transient object 0x%08x was already gone: %s", handle, error)
+            else:
+                flushed += 1
+        return flushed
 
     def _transient_handles(self) -> list[int]:
         _, data = self.esapi.get_capability(TPM2_CAP.HANDLES, TPM2_HC.TRANSIENT_FIRST, 64)
@@ -217,15 +277,7 @@ class TpmContext:
         """Create the SRK with the owner password (which checks it), then use or make the persistent copy."""
         self.esapi.tr_set_auth(ESYS_TR.OWNER, owner_auth.value)
         try:
-            with self.hardware(log, None, "TPM2_CreatePrimary"):
-                transient, public, _, _, _ = self.esapi.create_primary(
-                    TPM2B_SENSITIVE_CREATE(), srk_template(), ESYS_TR.OWNER
-                )
-        except TSS2_Exception as error:
-            if _is_auth_failure(error):
-                raise HierarchyAuthError("owner", "the TPM refused the owner hierarchy password") from None
-            raise
-        try:
+            transient, public = self._create_srk()
             if self.parent != ESYS_TR.NONE:  # a second provider on this TPM: the password was all to check
                 self._quietly_flush(transient)
                 return
@@ -234,32 +286,59 @@ class TpmContext:
         finally:
             self.esapi.tr_set_auth(ESYS_TR.OWNER, b"")
 
-    def _persistent_srk(self, transient: ESYS_TR, public: TPM2B_PUBLIC) -> tuple[ESYS_TR, bool]:
-        """The SRK at 0x81000001 (made persistent if the handle is free); the transient one if it is taken."""
-        if SRK_HANDLE in self._persistent_handles():
-            persistent = self.esapi.tr_from_tpmpublic(SRK_HANDLE)
-            if bytes(self.esapi.tr_get_name(persistent)) == bytes(public.get_name()):
-                self._quietly_flush(transient)
-                return persistent, False
-            self.esapi.tr_close(persistent)
-            log.warning("handle 0x%08x holds another key; keeping the storage key loaded as a transient", SRK_HANDLE)
-            return transient, True
+    def _create_srk(self) -> tuple[ESYS_TR, TPM2B_PUBLIC]:
+        """The SRK, created and loaded as a transient object (the owner's auth value set)."""
         try:
-            with self.hardware(log, None, "TPM2_EvictControl"):
-                persistent = self.esapi.evict_control(ESYS_TR.OWNER, transient, SRK_HANDLE)
+            with self.hardware(log, None, "TPM2_CreatePrimary"):
+                transient, public, _, _, _ = self.retrying(
+                    lambda: self.esapi.create_primary(TPM2B_SENSITIVE_CREATE(), srk_template(), ESYS_TR.OWNER)
+                )
         except TSS2_Exception as error:
-            log.warning("cannot make the storage key persistent (%s); keeping it loaded as a transient", error)
-            return transient, True
+            if _is_auth_failure(error):
+                raise HierarchyAuthError("owner", "the TPM refused the owner hierarchy password") from None
+            raise
+        return transient, public
+
+    def _persistent_srk(self, transient: ESYS_TR, public: TPM2B_PUBLIC) -> tuple[ESYS_TR, bool]:
+        """The SRK at 0x81000001 (made persistent if the handle is free); the transient one if it is taken.
+
+        Processes starting together on a fresh TPM race: the losers find the handle defined (TPM_RC_NV_DEFINED)
+        and use the winner's copy; a transient SRK flushed by another client's start-up is created again.
+        Reading a persistent object takes a transient slot, so the transient SRK is flushed first, and created
+        again only if the handle holds some other key.
+        """
+        for attempt in range(1, FRESH_ATTEMPTS + 1):
+            if SRK_HANDLE in self._persistent_handles():
+                break
+            try:
+                with self.hardware(log, None, "TPM2_EvictControl"):
+                    persistent = self.retrying(partial(self.esapi.evict_control, ESYS_TR.OWNER, transient, SRK_HANDLE))
+            except TSS2_Exception as error:
+                if error.error == TPM2_RC.NV_DEFINED:  # another process made it persistent just now
+                    break
+                if error.error == TPM2_RC.REFERENCE_H1 and attempt < FRESH_ATTEMPTS:
+                    self.esapi.tr_close(transient)  # another client's start-up flushed it
+                    transient = self._create_srk()[0]
+                    continue
+                log.warning("cannot make the storage key persistent (%s); %s", error, _KEEPING_TRANSIENT)
+                return transient, True
+            self._quietly_flush(transient)
+            return persistent, False
         self._quietly_flush(transient)
-        return persistent, False
+        persistent = self.retrying(lambda: self.esapi.tr_from_tpmpublic(SRK_HANDLE))
+        if bytes(self.esapi.tr_get_name(persistent)) == bytes(public.get_name()):
+            return persistent, False
+        self.esapi.tr_close(persistent)
+        log.warning("handle 0x%08x holds another key; %s", SRK_HANDLE, _KEEPING_TRANSIENT)
+        return self._create_srk()[0], True
 
     def _check_endorsement(self, endorsement_auth: Secret) -> None:
         """Use the endorsement hierarchy once with its password, so a wrong one stops start-up."""
         self.esapi.tr_set_auth(ESYS_TR.ENDORSEMENT, endorsement_auth.value)
         try:
             with self.hardware(log, None, "TPM2_CreatePrimary"):
-                handle, _, _, _, _ = self.esapi.create_primary(
-                    TPM2B_SENSITIVE_CREATE(), srk_template(), ESYS_TR.ENDORSEMENT
+                handle, _, _, _, _ = self.retrying(
+                    lambda: self.esapi.create_primary(TPM2B_SENSITIVE_CREATE(), srk_template(), ESYS_TR.ENDORSEMENT)
                 )
             self._quietly_flush(handle)
         except TSS2_Exception as error:
@@ -295,6 +374,36 @@ class TpmContext:
                 logger, Event.HARDWARE_COMMAND_RECEIVED, identity, command=command, provider=provider, result=outcome
             )
 
+    def retrying(self, command: Callable[[], T]) -> T:
+        """`command()`, sent again (`ATTEMPTS` in all) while the TPM answers `TRY_AGAIN`. Call with `lock` held.
+
+        Out of object memory, the kept keys are flushed first, and this process keeps none from then on
+        (`sharing`): with three slots and two needed by a load under the persistent storage key, one key kept by
+        each of several processes would deny every load to all of them. If that is not enough, every transient
+        object is flushed after `RECLAIM_AFTER` attempts; the clients of this provider load again what they lost.
+        """
+        pause = FIRST_PAUSE
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return command()
+            except TSS2_Exception as error:
+                if error.error not in TRY_AGAIN or attempt == ATTEMPTS:
+                    raise
+                if error.error == TPM2_RC.OBJECT_MEMORY:
+                    if not self.sharing:
+                        log.info("another client of the TPM needs its object slots: keeping no key loaded")
+                    self.sharing = True
+                    self._flush_kept()
+                    if attempt == RECLAIM_AFTER:
+                        log.warning("no room in the TPM: flushed %d transient objects", self._flush_transients())
+            time.sleep(pause)
+            pause = min(2 * pause, LONGEST_PAUSE)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _flush_kept(self) -> None:
+        while self._kept:
+            self._quietly_flush(self._kept.popitem()[1])
+
     def run_with_key(
         self,
         logger: logging.Logger,
@@ -307,7 +416,8 @@ class TpmContext:
         """`run(handle)`: one TPM command (`command` names it for M-4) on `key`, loaded. Call with `lock` held.
 
         A key kept loaded is used as it is; otherwise the least recently used kept key is flushed to make room, the
-        key is loaded, and kept if the command succeeds. A command that fails on a fresh load flushes it.
+        key is loaded, and kept if the command succeeds (unless `sharing`). A command that fails on a fresh load
+        flushes it; one that finds its fresh load gone (another client flushed it) loads the key again.
         `run` must let the `STALE_HANDLE_ERRORS` through, so that a handle lost to another client is noticed.
         """
         kept = self._kept.pop(key.key_id, None)
@@ -327,24 +437,36 @@ class TpmContext:
             else:
                 self._kept[key.key_id] = kept
                 return result
-        capacity = 0 if self.parent_is_transient else KEPT_LOADED
+        capacity = self._capacity()
         evicting = len(self._kept) - capacity + 1 if capacity else 0
         label = "TPM2_" + "FlushContext+" * (evicting > 0) + f"Load+{command}" + "+FlushContext" * (capacity == 0)
         with self.hardware(logger, application, label, provider):
             for _ in range(evicting):  # room first: the load needs a slot for the persistent storage key as well
                 self._quietly_flush(self._kept.popitem(last=False)[1])
-            handle = self.esapi.load(self.parent, key.private, key.public)
-            try:
-                self.esapi.tr_set_auth(handle, key.auth)
-                result = run(handle)
-            except BaseException:
-                self._quietly_flush(handle)
-                raise
-            if capacity:
-                self._kept[key.key_id] = handle
-            else:
-                self.esapi.flush_context(handle)
-        return result
+            for attempt in range(1, FRESH_ATTEMPTS + 1):
+                handle = self.retrying(lambda: self.esapi.load(self.parent, key.private, key.public))
+                try:
+                    self.esapi.tr_set_auth(handle, key.auth)
+                    result = run(handle)
+                except TSS2_Exception as error:
+                    if error.error in STALE_HANDLE_ERRORS and attempt < FRESH_ATTEMPTS:
+                        self.esapi.tr_close(handle)  # flushed by another client, or its slot holds another object
+                        continue
+                    self._quietly_flush(handle)
+                    raise
+                except BaseException:
+                    self._quietly_flush(handle)
+                    raise
+                if self._capacity():
+                    self._kept[key.key_id] = handle
+                else:
+                    self._tolerant_flush(handle)
+                return result
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _capacity(self) -> int:
+        """How many keys stay loaded between commands: none with a transient storage key or a shared TPM."""
+        return 0 if self.parent_is_transient or self.sharing else KEPT_LOADED
 
     def forget(self, key_id: bytes) -> None:
         """Flush the key if it is kept loaded (it is being destroyed). Call with `lock` held."""
@@ -352,11 +474,54 @@ class TpmContext:
         if handle is not None:
             self._quietly_flush(handle)
 
+    def run_with_public(self, public: TPM2B_PUBLIC, run: Callable[[ESYS_TR], T]) -> T:
+        """`run(handle)` on `public` loaded into the NULL hierarchy, then flushed. Call with `lock` held.
+
+        A public key needs no auth value, so a command would not notice that another client flushed the object
+        and loaded its own key into the slot in between: the object's name is read back after `run`, and an
+        answer (result or TPM error) obtained with another key is dropped. The key is loaded again if it was lost
+        (`FRESH_ATTEMPTS` in all).
+        """
+        name = bytes(public.get_name())
+        for _ in range(FRESH_ATTEMPTS):
+            handle = self.retrying(lambda: self.esapi.load_external(public))
+            try:
+                answer: Callable[[], T] = _returning(run(handle))
+            except TSS2_Exception as error:
+                answer = _raising(error)
+            except BaseException:
+                self._tolerant_flush(handle)
+                raise
+            if self._holds(handle, name):
+                self._tolerant_flush(handle)
+                return answer()
+            self.esapi.tr_close(handle)  # gone, or another client's object now: neither trusted nor flushed
+            log.warning("a public key loaded in the TPM was flushed by another client; loading it again")
+        raise TSS2_Exception(TPM2_RC.REFERENCE_H0)  # another client took the key away at every attempt
+
+    def _holds(self, handle: ESYS_TR, name: bytes) -> bool:
+        """Whether the object at `handle` is the one named `name` (TPM2_ReadPublic)."""
+        try:
+            return bytes(self.esapi.read_public(handle)[1]) == name
+        except TSS2_Exception as error:
+            if error.error not in STALE_HANDLE_ERRORS:
+                raise
+            return False
+
     @contextmanager
     def loaded_public(self, public: TPM2B_PUBLIC) -> Iterator[ESYS_TR]:
         """Load a public key into the NULL hierarchy, yield its handle, flush it. Call with `lock` held."""
-        handle = self.esapi.load_external(public)
+        handle = self.retrying(lambda: self.esapi.load_external(public))
         try:
             yield handle
         finally:
+            self._tolerant_flush(handle)
+
+    def _tolerant_flush(self, handle: ESYS_TR) -> None:
+        """Flush an object this process loaded; one that another client flushed already is only forgotten."""
+        try:
             self.esapi.flush_context(handle)
+        except TSS2_Exception as error:
+            if error.error not in STALE_HANDLE_ERRORS:
+                raise
+            self.esapi.tr_close(handle)

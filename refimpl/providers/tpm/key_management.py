@@ -162,7 +162,8 @@ class KeyManagement(TpmBase):
         sensitive = TPM2B_SENSITIVE_CREATE(TPMS_SENSITIVE_CREATE(userAuth=TPM2B_AUTH(auth)))
         context = self.context
         with context.lock, context.hardware(log, application, "TPM2_Create", self.name):
-            private, public, _, _, _ = context.esapi.create(context.parent, sensitive, template)
+            created = context.retrying(lambda: context.esapi.create(context.parent, sensitive, template))
+        private, public = created[0], created[1]
         return WrappedKey(auth, private, public).to_bytes()
 
     @handles(ImportKey)
