@@ -11,12 +11,14 @@ allows N > 1 only with SQLite key info managers in shared mode and with provider
 A start-up barrier keeps the key stores safe: every worker builds (and so sweeps) its pipeline, then waits until
 all have, and only then do they accept connections — a sweep never runs while another process is half-way through
 creating a key. For the same reason a worker is never restarted alone: the supervisor treats a worker's death as
-the service's crash.
+the service's crash; and the other way round, a worker dies with its supervisor (the kernel's parent-death signal,
+SIGKILL), so a killed service leaves no worker serving beside the one started after it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -28,6 +30,8 @@ from refimpl.errors import ConfigError
 log = logging.getLogger(__name__)
 
 WORKER_SIGNALS = frozenset({signal.SIGHUP, signal.SIGTERM, signal.SIGINT})
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 class Servable(Protocol):
@@ -52,6 +56,7 @@ class WorkerProcesses:
         """
         go_read, go_write = os.pipe()
         readies: list[int] = []
+        supervisor = os.getpid()
         for _ in range(self.count):
             ready_read, ready_write = os.pipe()
             pid = os.fork()
@@ -60,7 +65,7 @@ class WorkerProcesses:
                 os.close(go_write)
                 for descriptor in readies:
                     os.close(descriptor)
-                _serve_in_child(self._build, ready_write, go_read)
+                _serve_in_child(self._build, ready_write, go_read, supervisor)
             os.close(ready_write)
             self.pids.append(pid)
             readies.append(ready_read)
@@ -100,6 +105,17 @@ class WorkerProcesses:
         self.pids = []
 
 
+def _die_with(supervisor: int) -> None:
+    """Have the kernel SIGKILL this worker when the supervisor dies (PR_SET_PDEATHSIG), so a kill -9 of the
+    service takes every process of it down at once, as it does a single-process service; exit at once if the
+    supervisor is already gone."""
+    if _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"prctl(PR_SET_PDEATHSIG) failed: {os.strerror(error)}")
+    if os.getppid() != supervisor:  # it died between the fork and the prctl
+        os._exit(1)
+
+
 def _read_all(descriptor: int) -> str:
     chunks = []
     while chunk := os.read(descriptor, 4096):
@@ -108,9 +124,10 @@ def _read_all(descriptor: int) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
-def _serve_in_child(build: Callable[[], Servable], ready: int, go: int) -> NoReturn:
+def _serve_in_child(build: Callable[[], Servable], ready: int, go: int, supervisor: int) -> NoReturn:
     """The worker's whole life: build, report, wait for the barrier, serve until SIGTERM/SIGINT, exit."""
     try:
+        _die_with(supervisor)
         servable = build()
     except ConfigError as error:
         os.write(ready, f"{error.key}\0{error.message}".encode())
