@@ -6,7 +6,9 @@ a tool) held every slot between their requests and denied each other every load 
 (TPM_RC_OBJECT_MEMORY, PsaErrorInsufficientMemory); a process starting while another flushed the leftovers failed
 its start-up (TPM_RC_REFERENCE_H0 on a handle gone in between); and an object flushed by another client between
 its load and its use failed the request. Here: processes at work together on one TPM get no error, a crashed
-client's objects that fill the TPM are reclaimed, and an object lost between load and use is loaded again.
+client's objects that fill the TPM are reclaimed, an object lost between load and use is loaded again (a
+public key is checked by name, since it has no auth value to notice another key), and a key that its own auth
+value does not open is not mistaken for a lost one.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from tpm2_pytss import TSS2_Exception
 from tpm2_pytss.constants import ESYS_TR, TPM2_CAP, TPM2_HC, TPM2_RC, TPMA_OBJECT
 from tpm2_pytss.types import TPM2B_DIGEST, TPM2B_PUBLIC
 
-from refimpl.key_info_managers.base import KeyInfoManager
+from refimpl.identity import KeyIdentity
+from refimpl.ids import Status
+from refimpl.key_info_managers.base import KeyInfoManager, KeyMapping
 from refimpl.operations import (
     DestroyKey,
     ExportPublicKey,
@@ -42,11 +46,12 @@ from refimpl.operations import (
 from refimpl.providers.base import ProviderSettings, provider_class
 from refimpl.providers.tpm import TpmProvider
 from refimpl.providers.tpm.asym_sign import NULL_TICKET, signature_from_psa, signature_scheme, signature_to_psa
+from refimpl.providers.tpm.common import WrappedKey
 from refimpl.providers.tpm.key_management import full_width_point
 from refimpl.psa import formats
 from refimpl.psa.types import Ecdsa, Hash
 from tests.fixtures.real_parts import Swtpm, SwtpmFactory
-from tests.providers.helpers import P256, P256_PUBLIC, TENANT_A, run, template
+from tests.providers.helpers import P256, P256_PUBLIC, TENANT_A, run, status_of, template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ECDSA = Ecdsa(Hash.SHA_256)
@@ -250,5 +255,22 @@ def test_a_public_key_replaced_by_another_clients_between_load_and_use_never_ans
             context.run_with_public(key.public, verify)  # the stranger's signature, checked against our key
         assert answers == ["verified", TPM2_RC.SIGNATURE]  # the first answer came from the stranger's key
         assert caught.value.error == TPM2_RC.SIGNATURE
+    finally:
+        provider.close()
+
+
+@pytest.mark.threat("A6-T-1", "O-3")
+def test_a_wrong_auth_value_is_not_taken_for_another_clients_object(shared_tpm: Swtpm, kim: KeyInfoManager) -> None:
+    """A fresh load that the key's auth value does not open is this process's own object: flushed, not retried."""
+    provider = _tpm_provider(shared_tpm, kim)
+    try:
+        run(provider, TENANT_A, GenerateKey("k", KEY))
+        identity = KeyIdentity(TENANT_A.identity, "k", provider.name)
+        mapping = kim.remove(identity)
+        assert mapping is not None
+        key = WrappedKey.from_bytes(mapping.key_id)
+        kim.insert(identity, KeyMapping(WrappedKey(bytes(32), key.private, key.public).to_bytes(), mapping.attributes))
+        assert status_of(provider, TENANT_A, SignHash("k", ECDSA, DIGEST)) is Status.PSA_ERROR_DATA_CORRUPT
+        assert _transients(shared_tpm) == []  # nothing left behind to fill the TPM
     finally:
         provider.close()

@@ -82,7 +82,8 @@ KEPT_LOADED = 1
 """Keys left loaded after use, when the storage key is persistent. swtpm has three transient object slots, and
 TPM2_Load under a persistent parent takes one for the parent during the command; so the kept key is flushed before
 another key is loaded (a load fills two slots, as without keeping) and between requests it fills one, leaving two
-to another client. With a transient storage key (which holds a slot of its own), no key is kept."""
+to another client. With a transient storage key (which holds a slot of its own), or once another client of the
+TPM needed the room (`TpmContext.sharing`), no key is kept."""
 
 STALE_HANDLE_ERRORS = frozenset(
     {TPM2_RC.REFERENCE_H0, TPM2_RC.HANDLE, TPM2_RC.AUTH_FAIL, TPM2_RC.BAD_AUTH, TPM2_RC.AUTH_UNAVAILABLE}
@@ -449,10 +450,12 @@ class TpmContext:
                     self.esapi.tr_set_auth(handle, key.auth)
                     result = run(handle)
                 except TSS2_Exception as error:
-                    if error.error in STALE_HANDLE_ERRORS and attempt < FRESH_ATTEMPTS:
+                    if error.error in STALE_HANDLE_ERRORS and not self._holds(handle, bytes(key.public.get_name())):
                         self.esapi.tr_close(handle)  # flushed by another client, or its slot holds another object
-                        continue
-                    self._quietly_flush(handle)
+                        if attempt < FRESH_ATTEMPTS:
+                            continue
+                        raise
+                    self._quietly_flush(handle)  # ours: the command failed on it (a tampered mapping's auth value, …)
                     raise
                 except BaseException:
                     self._quietly_flush(handle)
