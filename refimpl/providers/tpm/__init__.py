@@ -5,8 +5,9 @@ Parsec's `svc:src/providers/tpm/mod.rs` (`Provider`, `ProviderBuilder`) and its 
 `tabrmd:…`), `owner_hierarchy_auth` and `endorsement_hierarchy_auth` (`str:`/`hex:`), `skip_if_no_tpm`.
 Operations: GenerateKey, DestroyKey, SignHash, VerifyHash, ImportKey, ExportPublicKey, AsymmetricEncrypt/Decrypt,
 CanDoCrypto, GenerateRandom — one file per family; `context.py` holds the TPM connection, its lock and the
-storage key. Parsec's TPM-only AttestKey and PrepareKeyAttestation are not offered: the reference service has no
-operation types for them. Start-up failures are `ConfigError`s naming the provider and the key, e.g.
+storage key. Parsec's TPM-only key attestation (ActivateCredential) is in `attestation.py`; AttestKey and
+PrepareKeyAttestation are not offered on the wire yet: the reference service has no operation types for them.
+Start-up failures are `ConfigError`s naming the provider and the key, e.g.
 `provider[tpm-provider].owner_hierarchy_auth: the TPM refused the owner hierarchy password`, never the password.
 With `skip_if_no_tpm = true`, a TPM that cannot be reached raises `refimpl.providers.base.ProviderSkipped` instead:
 the service leaves the provider out and starts without it, as Parsec does.
@@ -33,6 +34,7 @@ from refimpl.providers.base import (
 from refimpl.providers.secrets import Secret, parse_secret
 from refimpl.providers.tpm.asym_encryption import AsymEncryption
 from refimpl.providers.tpm.asym_sign import AsymSign
+from refimpl.providers.tpm.attestation import KeyAttestation
 from refimpl.providers.tpm.capability_discovery import CapabilityDiscovery
 from refimpl.providers.tpm.context import HierarchyAuthError, TpmContext, TpmUnreachable
 from refimpl.providers.tpm.generate_random import RandomGeneration
@@ -51,7 +53,7 @@ def _option_key(name: str, option: str) -> str:
 
 
 @register_provider("Tpm")
-class TpmProvider(KeyManagement, AsymSign, AsymEncryption, CapabilityDiscovery, RandomGeneration):
+class TpmProvider(KeyManagement, AsymSign, AsymEncryption, CapabilityDiscovery, RandomGeneration, KeyAttestation):
     """Parsec's TPM provider."""
 
     IDENTITY = ProviderIdentity(
@@ -114,5 +116,7 @@ class TpmProvider(KeyManagement, AsymSign, AsymEncryption, CapabilityDiscovery, 
         except TSS2_Exception as error:
             raise ConfigError(_option_key(name, "tcti"), f"the TPM failed during start-up: {error}") from None
         provider = cls(name, key_info_manager, context, settings)
+        if endorsement_auth is not None:
+            provider.endorsement_auth = endorsement_auth  # for the endorsement key of key attestation
         log.info("%s: TPM at %r ready", name, tcti)
         return provider
