@@ -204,7 +204,7 @@ def test_an_object_flushed_by_another_client_between_load_and_use_is_loaded_agai
             verify, uses = _flushed_by_another_client_once(
                 shared_tpm, lambda handle: context.esapi.verify_signature(handle, digest, signature)
             )
-            context.run_with_public(key.public, verify)  # LoadExternal, then VerifySignature
+            context.run_with_public(key, verify)  # LoadExternal, then VerifySignature
             assert len(uses) == 2
         _check_signature(provider, signature_to_psa(signature, key))
     finally:
@@ -252,7 +252,7 @@ def test_a_public_key_replaced_by_another_clients_between_load_and_use_never_ans
             answers.append("verified")
 
         with context.lock, pytest.raises(TSS2_Exception) as caught:
-            context.run_with_public(key.public, verify)  # the stranger's signature, checked against our key
+            context.run_with_public(key, verify)  # the stranger's signature, checked against our key
         assert answers == ["verified", TPM2_RC.SIGNATURE]  # the first answer came from the stranger's key
         assert caught.value.error == TPM2_RC.SIGNATURE
     finally:

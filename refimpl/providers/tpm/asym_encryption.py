@@ -84,7 +84,7 @@ class AsymEncryption(TpmBase):
             return context.esapi.rsa_encrypt(handle, plaintext, scheme, label)
 
         with context.lock, context.hardware(log, application, "TPM2_LoadExternal+RSA_Encrypt", self.name):
-            ciphertext = context.run_with_public(key.public, encrypt)
+            ciphertext = context.run_with_public(key, encrypt)
         return AsymmetricEncryptResult(ciphertext=bytes(ciphertext))
 
     @handles(AsymmetricDecrypt)

@@ -132,5 +132,5 @@ class AsymSign(TpmBase):
             context.esapi.verify_signature(handle, digest, signature)
 
         with context.lock, context.hardware(log, application, "TPM2_LoadExternal+VerifySignature", self.name):
-            context.run_with_public(key.public, verify)
+            context.run_with_public(key, verify)
         return VerifyHashResult()

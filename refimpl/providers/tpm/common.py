@@ -99,6 +99,11 @@ class WrappedKey:
         return self.to_bytes()
 
     @cached_property
+    def name(self) -> bytes:
+        """The TPM's name of this key (nameAlg ‖ digest of the public area), as TPM2_ReadPublic answers it."""
+        return bytes(self.public.get_name())
+
+    @cached_property
     def has_private(self) -> bool:
         return len(self.private) > 0
 

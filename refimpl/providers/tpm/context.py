@@ -136,6 +136,8 @@ class LoadableKey(Protocol):
     def public(self) -> TPM2B_PUBLIC: ...
     @property
     def auth(self) -> bytes: ...
+    @property
+    def name(self) -> bytes: ...
 
 
 class TpmUnreachable(Exception):
@@ -450,7 +452,7 @@ class TpmContext:
                     self.esapi.tr_set_auth(handle, key.auth)
                     result = run(handle)
                 except TSS2_Exception as error:
-                    if error.error in STALE_HANDLE_ERRORS and not self._holds(handle, bytes(key.public.get_name())):
+                    if error.error in STALE_HANDLE_ERRORS and not self._holds(handle, key.name):
                         self.esapi.tr_close(handle)  # flushed by another client, or its slot holds another object
                         if attempt < FRESH_ATTEMPTS:
                             continue
@@ -477,17 +479,16 @@ class TpmContext:
         if handle is not None:
             self._quietly_flush(handle)
 
-    def run_with_public(self, public: TPM2B_PUBLIC, run: Callable[[ESYS_TR], T]) -> T:
-        """`run(handle)` on `public` loaded into the NULL hierarchy, then flushed. Call with `lock` held.
+    def run_with_public(self, key: LoadableKey, run: Callable[[ESYS_TR], T]) -> T:
+        """`run(handle)` on `key`'s public part, loaded into the NULL hierarchy, then flushed. Call with `lock` held.
 
         A public key needs no auth value, so a command would not notice that another client flushed the object
         and loaded its own key into the slot in between: the object's name is read back after `run`, and an
         answer (result or TPM error) obtained with another key is dropped. The key is loaded again if it was lost
         (`FRESH_ATTEMPTS` in all).
         """
-        name = bytes(public.get_name())
         for _ in range(FRESH_ATTEMPTS):
-            handle = self.retrying(lambda: self.esapi.load_external(public))
+            handle = self.retrying(lambda: self.esapi.load_external(key.public))
             try:
                 answer: Callable[[], T] = _returning(run(handle))
             except TSS2_Exception as error:
@@ -495,7 +496,7 @@ class TpmContext:
             except BaseException:
                 self._tolerant_flush(handle)
                 raise
-            if self._holds(handle, name):
+            if self._holds(handle, key.name):
                 self._tolerant_flush(handle)
                 return answer()
             self.esapi.tr_close(handle)  # gone, or another client's object now: neither trusted nor flushed
