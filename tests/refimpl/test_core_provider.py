@@ -27,8 +27,11 @@ from refimpl.wire.codec import decode_result
 from tests.refimpl.pipeline import ask, config_document, in_process_pipeline
 
 P256 = t.KeyAttributes(
-    t.EccKeyPair(t.EccFamily.SECP_R1), 256, t.KeyPolicy(t.UsageFlags(sign_hash=True), t.Ecdsa(t.Hash.SHA_256))
+    t.EccKeyPair(t.EccFamily.SECP_R1),
+    256,
+    t.KeyPolicy(t.UsageFlags(sign_hash=True, sign_message=True), t.Ecdsa(t.Hash.SHA_256)),
 )
+"""sign_message with sign_hash: the protocol converter implies it (as psa-crypto's setter), so ListKeys reports it."""
 CORE_LISTED = {Opcode.PING, Opcode.LIST_PROVIDERS, Opcode.LIST_OPCODES, Opcode.LIST_AUTHENTICATORS, Opcode.LIST_KEYS}
 
 
