@@ -99,6 +99,6 @@ def test_workers_run_campaigns_with_distinct_seeds_and_the_cli_declares_deviatio
     assert document["steps"] == sum(campaign["steps"] for campaign in document["campaigns"]) >= 1200
     assert len(ET.parse(junit).getroot().findall("testcase")) == 2
     counts = [entry["count"] for campaign in document["campaigns"] for entry in campaign["deviations"]]
-    assert len(counts) == 2 * 3 and sum(counts) >= 1, document["campaigns"]
+    assert len(counts) == 2 and sum(counts) >= 1, document["campaigns"]
     undeclared = fuzz(tmp_path, *common, "--steps", "2000")
     assert undeclared.returncode == 1 and "PsaErrorInvalidPadding" in undeclared.stdout
