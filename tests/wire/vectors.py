@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from enum import IntEnum
+from enum import Enum
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,7 +20,7 @@ import pytest
 from refimpl.psa import types as t
 from tests.fixtures.shared import shared_dir
 
-E = TypeVar("E", bound=IntEnum)
+E = TypeVar("E", bound=Enum)
 
 
 def vectors_dir() -> Path:
@@ -50,7 +50,7 @@ def read(file: str) -> bytes:
     return path.read_bytes()
 
 
-def rust_name(member: IntEnum) -> str:
+def rust_name(member: Enum) -> str:
     """psa-crypto's variant name for a native enum member: SHA_256 → Sha256, SHA3_256 → Sha3_256, SECP_R1 → SecpR1."""
     name = ""
     for part in member.name.split("_"):
