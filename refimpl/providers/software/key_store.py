@@ -9,7 +9,9 @@ is what the seed's attackers A6/A7 target besides the mappings, so it follows th
   `refimpl.psa.bincode`) and its material in PSA export format. Provider policy is enforced from this copy, not
   from the key info manager's, so editing a mapping cannot widen what a key may do.
 * Writes are atomic: a temporary file, fsync, rename, fsync of the directory. A crash leaves the old state or the
-  new one, never a torn key.
+  new one, never a torn key — and perhaps the temporary file, which holds key material no mapping will ever name:
+  opening the store removes every temporary file whose writer (process, and thread for this process's own) is
+  gone, so crashes leave no key material behind (the seed's AS3 at rest, beside the start-up sweep's orphans).
 * Key ids come from a persistent counter (PSA_KEY_ID_USER_MIN = 1 … PSA_KEY_ID_USER_MAX = 0x3FFFFFFF) and are
   never reused, even after a destroy or a lost counter file (the counter restarts above the largest stored id).
   The counter is guarded by a thread lock and an `fcntl` lock, so threads and forked workers can share one store.
@@ -38,6 +40,7 @@ KEY_ID_MAX = 0x3FFFFFFF
 MAGIC = b"PTMK"
 FORMAT_VERSION = 1
 COUNTER_FILE = "key-id-counter"
+TEMPORARY_SUFFIX = ".tmp"
 OWNER_FILE = "owner"
 _HEADER = struct.Struct("<4sBI")  # magic, version, length of the attributes
 
@@ -73,6 +76,16 @@ class StoredKey:
         return cls(attributes, data[end:])
 
 
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive, and not ours to judge
+        return True
+    return True
+
+
 def _check_private(path: Path, expected_mode: int) -> None:
     info = path.stat()
     if info.st_uid != os.geteuid():
@@ -99,6 +112,7 @@ class KeyStore:
             raise KeyStoreError(f"{directory} exists and is not a directory")
         _check_private(directory, 0o700)
         self._counter_lock = threading.Lock()
+        self.remove_stale_temporaries()
         try:
             self._reconcile_counter()
         except ParsecError:
@@ -125,8 +139,40 @@ class KeyStore:
 
     # -- files ---------------------------------------------------------------------------------------------
 
+    @staticmethod
+    def _temporary(path: Path) -> Path:
+        """Where `path` is written before its rename: named after the writing process and thread."""
+        return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}{TEMPORARY_SUFFIX}")
+
+    def stale_temporaries(self) -> list[Path]:
+        """Temporary files left by writers that are gone: a process no longer running, or a thread of this process
+        no longer running (a restarted service may get its predecessor's process id, PID 1 in a container)."""
+        own_threads = {thread.ident for thread in threading.enumerate()}
+        stale = []
+        for entry in os.scandir(self.directory):
+            name = entry.name
+            if not (name.startswith(".") and name.endswith(TEMPORARY_SUFFIX)) or not entry.is_file():
+                continue
+            writer = name[1 : -len(TEMPORARY_SUFFIX)].rsplit(".", 2)
+            if len(writer) != 3 or not (writer[1].isdigit() and writer[2].isdigit()):
+                continue
+            pid, thread = int(writer[1]), int(writer[2])
+            alive = thread in own_threads if pid == os.getpid() else _process_exists(pid)
+            if not alive:
+                stale.append(Path(entry.path))
+        return stale
+
+    def remove_stale_temporaries(self) -> int:
+        """Delete the temporary files of writers that died before their rename; returns how many."""
+        stale = self.stale_temporaries()
+        for path in stale:
+            path.unlink(missing_ok=True)
+        if stale:
+            self._sync_directory()
+        return len(stale)
+
     def _write_atomically(self, path: Path, data: bytes) -> None:
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        temporary = self._temporary(path)
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
             os.fchmod(descriptor, 0o600)  # whatever the umask
