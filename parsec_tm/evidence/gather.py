@@ -22,7 +22,7 @@ from typing import Any
 from dataflow.catalogue import Catalogue, Threat
 from parsec_tm.evidence.fuzz import FUZZ_PROPERTIES, FuzzProperty
 from parsec_tm.evidence.proofs import PROVED, ProofFacts
-from parsec_tm.evidence.reasons import NO_EXECUTABLE_EVIDENCE, Reason
+from parsec_tm.evidence.reasons import MITIGATED_BY_THE_REFERENCE_SERVICE, NO_EXECUTABLE_EVIDENCE, Reason
 from parsec_tm.evidence.results import FAILED, PASSED, TestResult
 
 STATUSES = ("failing", "proved", "tested", "fuzzed", "operational", "unmitigated", "no-evidence")
@@ -242,5 +242,11 @@ def _document_evidence(threat: Threat, catalogue: Catalogue) -> list[Evidence]:
             entry = catalogue.mitigation(identifier)
             kind = "operational" if entry.kind == "O" else "unmitigated"
             detail = entry.justification + (f" Consequences: {entry.details}" if kind == "unmitigated" else "")
+            beyond = MITIGATED_BY_THE_REFERENCE_SERVICE.get(identifier)
+            if beyond is not None:
+                detail += (
+                    f" (In Parsec.) The reference service mitigates it {beyond.how} "
+                    f"(tests: {'; '.join(beyond.tests)}; benchmark: {beyond.bench})."
+                )
             evidence.append(Evidence(kind, identifier, kind, detail))
     return evidence

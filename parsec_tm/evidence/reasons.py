@@ -28,3 +28,34 @@ NO_EXECUTABLE_EVIDENCE: Mapping[str, Reason] = {
         "cannot clear buffers reliably and makes no such claim: no test of this project can show M-8",
     ),
 }
+
+
+@dataclass(frozen=True)
+class ServiceMitigation:
+    """An unmitigation (U-) Parsec leaves open that the reference service mitigates: how, and what shows it.
+
+    The threat model keeps the U- entry as Parsec's document writes it: it describes Parsec. This note sits beside
+    it, for readers of the evidence, and names the tests (run with `pytest --threat-results`) and the benchmark.
+    """
+
+    how: str
+    tests: tuple[str, ...]
+    bench: str
+
+
+MITIGATED_BY_THE_REFERENCE_SERVICE: Mapping[str, ServiceMitigation] = {
+    "U-0": ServiceMitigation(  # the seed's and the current revision's U-0 alike
+        "in part: parsec-tm serve reads requests in one connection loop per process (epoll), so connections that "
+        "are idle or stall half-way hold no worker thread (in Parsec each holds one for up to the listener "
+        "timeout per read); the listener timeout bounds a whole request; [listener] max_connections and "
+        "max_connections_per_uid cap what one user (uid) or all together may hold open, with one log line per "
+        "refusal episode. Whole, time-consuming requests still occupy the worker that runs them: with "
+        "max_connections_per_uid below thread_pool_size one user cannot occupy every worker, at the price of "
+        "that user's own concurrency",
+        (
+            "tests/refimpl/test_front.py::test_idle_and_stalled_connections_hold_no_worker",
+            "tests/refimpl/test_front.py (the caps)",
+        ),
+        "bench/bench_availability.py: a new client's Ping p99 with 1,000 idle and 1,000 half-header connections open",
+    ),
+}
