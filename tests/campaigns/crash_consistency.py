@@ -15,9 +15,11 @@ every key the clients know of:
   campaign carries on with it): otherwise an *in-flight key broken*;
 * nothing else is listed.
 
-After the last cycle the service is stopped cleanly and the provider and the key info manager are compared with
-the service's own code but without a sweep: no key the provider stores without a mapping (*orphan*), no mapping
-whose key is gone (*dangling*). The sweeps' log lines say how many halves the kills actually left behind.
+Every few cycles, and after the last, the service is stopped cleanly and audited: the provider and the key info
+manager are compared with the service's own code but without a sweep — no key the provider stores without a
+mapping (*orphan*), no mapping whose key is gone (*dangling*) — and nothing else is left: no temporary key file
+in the software key store, no transient object (nor persistent one besides the storage key) in the TPM. The
+sweeps' log lines say how many halves the kills actually left behind.
 """
 
 from __future__ import annotations
@@ -99,6 +101,8 @@ class CrashReport:
     orphans: int | None = 0
     """Keys the provider stores that no mapping names, summed over the audits (None: it cannot enumerate them)."""
     dangling: int = 0
+    temporaries_left: int = 0
+    """Temporary files (key material written but never renamed) in the software key store at the audits."""
     surviving_workers: int = 0
     """Worker processes (`--processes N`) still running after their supervisor was killed."""
     tpm_objects_left: int = 0
@@ -115,6 +119,7 @@ class CrashReport:
             f"{self.swept_orphans} orphans; {self.audits} audits after a sweep and a clean stop found orphans "
             f"{orphans}, dangling mappings {self.dangling}"
             + (f", objects left in the TPM {self.tpm_objects_left}" if self.provider == "tpm" else "")
+            + (f", temporary key files left {self.temporaries_left}" if self.provider == "software" else "")
             + (f", worker processes outliving the kill {self.surviving_workers}" if self.surviving_workers else "")
             + "; "
             f"{len(self.violations)} violations"
@@ -316,11 +321,18 @@ class CrashCampaign:
                     f"the TPM holds {len(transient)} transient objects and persistent handles "
                     f"{[hex(handle) for handle in persistent]} after a clean stop",
                 )
+        config = load_config(self.service.config_path)
+        for provider_config in config.providers:  # before the pipeline below opens (and so tidies) the key stores
+            if provider_config.provider_type == "MbedCrypto" and "key_store_path" in provider_config.options:
+                left = sorted(Path(provider_config.options["key_store_path"]).glob(".*.tmp"))
+                self.report.temporaries_left += len(left)
+                if left:
+                    self.violation(cycle, f"{len(left)} temporary key store files left: {[p.name for p in left[:3]]}")
         service_logger = logging.getLogger("refimpl")
         level = service_logger.level
         service_logger.setLevel(logging.ERROR)  # the service's start-up warnings are its log's, not this report's
         try:
-            pipeline = build_pipeline(load_config(self.service.config_path), allow_activation=False, sweep=False)
+            pipeline = build_pipeline(config, allow_activation=False, sweep=False)
         finally:
             service_logger.setLevel(level)
         try:

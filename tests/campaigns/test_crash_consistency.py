@@ -3,8 +3,9 @@
 The seed's A6-D-1 on the software provider, PKCS#11 on SoftHSM2 and TPM on swtpm: a few kill -9 at random moments
 while two clients create and destroy keys lose no acknowledged key, bring back no destroyed key, leave every
 in-flight key whole or absent (and creatable again), and the start-up sweep leaves no orphan. The planted damage
-shows the checks are not blind: a key store emptied behind the service's back is reported as lost keys, and a key
-the campaign believes destroyed but which is listed is reported as back.
+shows the checks are not blind: a key store emptied behind the service's back is reported as lost keys, a key
+the campaign believes destroyed but which is listed is reported as back, and a temporary key file in the store
+at an audit is reported as left behind.
 """
 
 from __future__ import annotations
@@ -88,3 +89,9 @@ def test_the_checks_report_lost_and_returning_keys(service_factory: ServiceFacto
     campaign.check(tenant, 101)
     lost = [violation for violation in campaign.report.violations if violation.startswith("kill 101")]
     assert lost and all("lost" in violation for violation in lost), campaign.report.violations
+    (Path(table["key_store_path"]) / ".00000099.key.999999999.1.tmp").write_bytes(b"key material")
+    campaign.audit(102)  # stops the service: the temporary file is what a writer killed before its rename leaves
+    assert campaign.report.temporaries_left == 1
+    assert any(
+        violation.startswith("kill 102: 1 temporary key store files left") for violation in campaign.report.violations
+    )
