@@ -33,9 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from spiffe import WorkloadApiClient
-from spiffe.errors import PySpiffeError
-
 from model.nouns import AuthName, Tenant
 from model.nouns import ProviderId as ModelProviderId
 from parsec_tm.conformance.service import ServiceProcess
@@ -46,6 +43,7 @@ from refimpl.client.jwt_svid import JwtSvidAuthentication
 from refimpl.errors import ParsecError
 from refimpl.faults import AFTER_MAPPING_REMOVAL, AFTER_PROVIDER_WRITE
 from refimpl.ids import AuthType, ProviderId, Status
+from refimpl.spiffe_api import PySpiffeError, WorkloadApiClient
 from refimpl.wire.codec import decode_result
 
 AuthMode = Literal["direct", "peer", "jwt-svid"]
