@@ -26,8 +26,8 @@ ALLOWED_IMPORTS = {
 }
 
 
-def project_imports(path: Path) -> set[str]:
-    """The project packages a module imports (absolute imports only: the project uses no relative ones)."""
+def top_level_imports(path: Path) -> set[str]:
+    """The top-level packages a module imports (absolute imports only: the project uses no relative ones)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     names: set[str] = set()
     for node in ast.walk(tree):
@@ -35,7 +35,12 @@ def project_imports(path: Path) -> set[str]:
             names.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module.split(".")[0])
-    return names & PROJECT_PACKAGES
+    return names
+
+
+def project_imports(path: Path) -> set[str]:
+    """The project packages a module imports."""
+    return top_level_imports(path) & PROJECT_PACKAGES
 
 
 @pytest.mark.parametrize("package", sorted(ALLOWED_IMPORTS))
@@ -70,3 +75,15 @@ def test_every_module_opens_with_a_docstring() -> None:
         if "generated" not in path.parts and not ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
     ]
     assert not undocumented, f"modules without an opening docstring: {undocumented}"
+
+
+def test_py_spiffe_is_imported_only_through_refimpl_spiffe_api() -> None:
+    """py-spiffe's import sets off cryptography's DSA deprecation warning; `refimpl.spiffe_api` absorbs exactly that
+    one, so a command that imports `spiffe` anywhere else would write the warning on stderr."""
+    direct = [
+        str(path.relative_to(REPO_ROOT))
+        for package in ("parsec_tm", "refimpl", "dataflow", "model", "properties")
+        for path in (REPO_ROOT / package).rglob("*.py")
+        if path.name != "spiffe_api.py" and "spiffe" in top_level_imports(path)
+    ]
+    assert not direct, f"import py-spiffe's names from refimpl.spiffe_api instead: {direct}"
