@@ -10,6 +10,7 @@ keys lost, destroyed keys back, in-flight keys broken, worker processes outlivin
 is drawn on a TTY. CI runs a slice (tests/campaigns/test_crash_consistency.py).
 
     .venv/bin/python bench/campaign_crash_consistency.py [--kills 200] [--providers software,pkcs11,tpm]
+        [--key-manager SQLite|OnDisk] [--processes N]
 """
 
 from __future__ import annotations
@@ -27,21 +28,25 @@ from tests.campaigns.parts import PROVIDERS, provider_under_test  # noqa: E402
 from tests.fixtures.service import ServiceOptions, running_services  # noqa: E402
 
 
-def campaign(kind: str, kills: int, max_delay: float, audit_every: int, seed: int, processes: int) -> CrashReport:
+def campaign(args: argparse.Namespace, kind: str) -> CrashReport:
     with (
         tempfile.TemporaryDirectory(prefix="ptm-crash-") as scratch,
         provider_under_test(kind, Path(scratch) / "parts") as part,
         running_services(Path(scratch)) as start,
     ):
-        service = start(ServiceOptions(providers=(part.table,), log_level="warn", processes=processes))
+        options = ServiceOptions(
+            providers=(part.table,), log_level="warn", processes=args.processes, manager_type=args.key_manager
+        )
+        service = start(options)
+        kills = args.kills
         bar = None
         if sys.stderr.isatty():
             from tqdm import tqdm
 
             bar = tqdm(total=kills, desc=kind, unit="kill", dynamic_ncols=True, leave=False)
         try:
-            return CrashCampaign(service, kind, PROVIDERS[kind], seed, part.tpm).run(
-                kills, max_delay, audit_every, bar.update if bar is not None else None
+            return CrashCampaign(service, kind, PROVIDERS[kind], args.seed, part.tpm).run(
+                kills, args.max_delay, args.audit_every, bar.update if bar is not None else None
             )
         finally:
             if bar is not None:
@@ -59,15 +64,18 @@ def main() -> int:
     parser.add_argument(
         "--processes", type=int, default=1, help="parsec-tm serve --processes N (above 1: the software provider only)"
     )
+    parser.add_argument(
+        "--key-manager", choices=("SQLite", "OnDisk"), default="SQLite", help="the key info manager (default SQLite)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     failed = False
     print(
         f"Crash-consistency campaign: {args.kills} kill -9 per provider, each within {args.max_delay} s of a start, "
-        f"{args.processes} service process(es)"
+        f"{args.processes} service process(es), {args.key_manager} key info manager"
     )
     for kind in args.providers.split(","):
-        report = campaign(kind, args.kills, args.max_delay, args.audit_every, args.seed, args.processes)
+        report = campaign(args, kind)
         print(f"\n{report.summary()}")
         for violation in report.violations[:10]:
             print(f"  - {violation}")

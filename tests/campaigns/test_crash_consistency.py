@@ -54,6 +54,15 @@ def test_kill_9_at_random_moments_loses_nothing_and_orphans_nothing(
 
 
 @pytest.mark.threat("A6-D-1")
+def test_the_on_disk_key_info_manager_keeps_the_same_promises(service_factory: ServiceFactory, tmp_path: Path) -> None:
+    table = software_provider_table(tmp_path, "campaign-crash-on-disk")
+    service = service_factory(ServiceOptions(providers=(table,), log_level="warn", manager_type="OnDisk"))
+    report = CrashCampaign(service, "software", PROVIDERS["software"], seed=3).run(4, MAX_DELAY, audit_every=2)
+    assert report.violations == [], report.summary()
+    assert report.audits == 2 and sum(report.in_flight.values()) > 0
+
+
+@pytest.mark.threat("A6-D-1")
 @pytest.mark.xfail(
     strict=True,
     reason="refimpl/front/worker_processes.py: a worker does not die with its supervisor (no PR_SET_PDEATHSIG), "
