@@ -373,6 +373,44 @@ class CanDoCryptoResult:
     pass
 
 
+# ------------------------------------------------------------------------------------------ key attestation
+# parsec-interface's `attest_key` / `prepare_key_attestation`: enums with one variant, ActivateCredential (TPM 2.0),
+# so one class each here. An empty `attesting_key_name` on the wire is None: the provider's default attesting key.
+
+
+@dataclass(frozen=True)
+class PrepareKeyAttestation:
+    """What a verifier needs before TPM2_MakeCredential for `attested_key_name`."""
+
+    attested_key_name: str
+    attesting_key_name: str | None = None
+
+
+@dataclass(frozen=True)
+class PrepareKeyAttestationResult:
+    name: bytes
+    """The attested key's TPM name (nameAlg ‖ digest of its public area)."""
+    public: bytes
+    """The attested key's public area (a marshalled TPMT_PUBLIC)."""
+    attesting_key_pub: bytes
+    """The attesting key's public key (the EK's, DER PKCS#1 RSAPublicKey)."""
+
+
+@dataclass(frozen=True)
+class AttestKey:
+    """TPM2_ActivateCredential: the credential the verifier sealed to the attesting key and the attested key's name."""
+
+    attested_key_name: str
+    credential_blob: bytes
+    secret: bytes
+    attesting_key_name: str | None = None
+
+
+@dataclass(frozen=True)
+class AttestKeyResult:
+    credential: bytes
+
+
 Operation = (
     Ping
     | ListProviders
@@ -401,6 +439,8 @@ Operation = (
     | RawKeyAgreementOp
     | GenerateRandom
     | CanDoCrypto
+    | AttestKey
+    | PrepareKeyAttestation
 )
 
 OPERATIONS: dict[Opcode, tuple[type, type]] = {
@@ -431,7 +471,9 @@ OPERATIONS: dict[Opcode, tuple[type, type]] = {
     Opcode.PSA_RAW_KEY_AGREEMENT: (RawKeyAgreementOp, RawKeyAgreementResult),
     Opcode.PSA_GENERATE_RANDOM: (GenerateRandom, GenerateRandomResult),
     Opcode.CAN_DO_CRYPTO: (CanDoCrypto, CanDoCryptoResult),
+    Opcode.ATTEST_KEY: (AttestKey, AttestKeyResult),
+    Opcode.PREPARE_KEY_ATTESTATION: (PrepareKeyAttestation, PrepareKeyAttestationResult),
 }
-"""Opcode → (operation class, result class). AttestKey/PrepareKeyAttestation are TPM-only and not modelled yet."""
+"""Opcode → (operation class, result class): every opcode of parsec-interface's `Opcode` enum."""
 
 OPCODE_OF: dict[type, Opcode] = {operation: opcode for opcode, (operation, _) in OPERATIONS.items()}

@@ -312,3 +312,24 @@ class BasicClient:
     def can_do_crypto(self, check_type: ops.CheckType, attributes: t.KeyAttributes) -> None:
         """Success if the implicit provider supports the template; ClientError(PsaErrorNotSupported/…) if not."""
         self._crypto(ops.CanDoCrypto(check_type, attributes))
+
+    # -- key attestation (TPM provider; parsec-client-rust's prepare_activate_credential and
+    # activate_credential_attestation) -------------------------------------------------------------------------
+
+    def prepare_activate_credential(
+        self, attested_key_name: str, attesting_key_name: str | None = None
+    ) -> ops.PrepareKeyAttestationResult:
+        """The attested key's TPM name and public area, and the attesting key's public key, for MakeCredential."""
+        result: ops.PrepareKeyAttestationResult = self._crypto(
+            ops.PrepareKeyAttestation(attested_key_name, attesting_key_name)
+        )
+        return result
+
+    def activate_credential_attestation(
+        self, attested_key_name: str, credential_blob: bytes, secret: bytes, attesting_key_name: str | None = None
+    ) -> bytes:
+        """The credential a verifier sealed to the attested key's name, unsealed by the TPM (AttestKey)."""
+        result: ops.AttestKeyResult = self._crypto(
+            ops.AttestKey(attested_key_name, credential_blob, secret, attesting_key_name)
+        )
+        return result.credential

@@ -23,6 +23,7 @@ from refimpl.errors import ParsecError
 from refimpl.ids import AuthType, Opcode, ProviderId, Status
 from refimpl.wire import convert_psa as psa
 from refimpl.wire.generated import (
+    attest_key_pb2,
     can_do_crypto_pb2,
     delete_client_pb2,
     list_authenticators_pb2,
@@ -31,6 +32,7 @@ from refimpl.wire.generated import (
     list_opcodes_pb2,
     list_providers_pb2,
     ping_pb2,
+    prepare_key_attestation_pb2,
     psa_aead_decrypt_pb2,
     psa_aead_encrypt_pb2,
     psa_asymmetric_decrypt_pb2,
@@ -84,11 +86,7 @@ def _serialize(message: Message) -> bytes:
 
 
 def _codec_for(opcode: Opcode) -> BodyCodec:
-    codec = CODECS.get(opcode)
-    if codec is None:
-        # AttestKey and PrepareKeyAttestation have contracts but no native operation in refimpl.operations yet.
-        raise ParsecError(Status.PSA_ERROR_NOT_SUPPORTED, f"no native operation for {opcode.name}")
-    return codec
+    return CODECS[opcode]
 
 
 def decode_operation(opcode: Opcode, body: bytes) -> ops.Operation:
@@ -524,5 +522,95 @@ CRYPTO_CODECS: dict[Opcode, BodyCodec] = {
     ),
 }
 
-CODECS: dict[Opcode, BodyCodec] = {**CORE_CODECS, **KEY_CODECS, **CRYPTO_CODECS}
+# ------------------------------------------------------------------------------------------ key attestation
+# ifc:src/operations_protobuf/convert_attest_key.rs and convert_prepare_key_attestation.rs: the mechanism is a
+# oneof with one variant, ActivateCredential; a missing sub-message or an unset oneof is InvalidEncoding, in a
+# request and in a result alike. An empty attesting key name means "the default attesting key" (None).
+
+
+def _optional_name(name: str) -> str | None:
+    return name or None
+
+
+def _activate_credential(message: Any, field: str, what: str) -> Any:
+    """The ActivateCredential variant of the oneof in `message.<field>`, or InvalidEncoding."""
+    if not message.HasField(field) or getattr(message, field).WhichOneof("mechanism") != "activate_credential":
+        raise psa.invalid(f"{what}: the encoding does not follow the expected pattern (no ActivateCredential)")
+    return getattr(message, field).activate_credential
+
+
+def _prepare_key_attestation_from_proto(message: Any) -> ops.PrepareKeyAttestation:
+    variant = _activate_credential(message, "parameters", "prepare_key_attestation.Operation")
+    return ops.PrepareKeyAttestation(variant.attested_key_name, _optional_name(variant.attesting_key_name))
+
+
+def _prepare_key_attestation_to_proto(operation: ops.PrepareKeyAttestation) -> Message:
+    message = prepare_key_attestation_pb2.Operation()
+    variant = message.parameters.activate_credential
+    variant.SetInParent()  # the variant is present even when every field is empty, as prost sends it
+    variant.attested_key_name = operation.attested_key_name
+    variant.attesting_key_name = operation.attesting_key_name or ""
+    return message
+
+
+def _prepare_key_attestation_result_from_proto(message: Any) -> ops.PrepareKeyAttestationResult:
+    variant = _activate_credential(message, "output", "prepare_key_attestation.Result")
+    return ops.PrepareKeyAttestationResult(variant.name, variant.public, variant.attesting_key_pub)
+
+
+def _prepare_key_attestation_result_to_proto(result: ops.PrepareKeyAttestationResult) -> Message:
+    message = prepare_key_attestation_pb2.Result()
+    variant = message.output.activate_credential
+    variant.SetInParent()
+    variant.name = result.name
+    variant.public = result.public
+    variant.attesting_key_pub = result.attesting_key_pub
+    return message
+
+
+def _attest_key_from_proto(message: Any) -> ops.AttestKey:
+    variant = _activate_credential(message, "parameters", "attest_key.Operation")
+    return ops.AttestKey(
+        message.attested_key_name, variant.credential_blob, variant.secret, _optional_name(message.attesting_key_name)
+    )
+
+
+def _attest_key_to_proto(operation: ops.AttestKey) -> Message:
+    message = attest_key_pb2.Operation(
+        attested_key_name=operation.attested_key_name, attesting_key_name=operation.attesting_key_name or ""
+    )
+    variant = message.parameters.activate_credential
+    variant.SetInParent()
+    variant.credential_blob = operation.credential_blob
+    variant.secret = operation.secret
+    return message
+
+
+def _attest_key_result_to_proto(result: ops.AttestKeyResult) -> Message:
+    message = attest_key_pb2.Result()
+    message.output.activate_credential.SetInParent()
+    message.output.activate_credential.credential = result.credential
+    return message
+
+
+ATTESTATION_CODECS: dict[Opcode, BodyCodec] = {
+    Opcode.PREPARE_KEY_ATTESTATION: BodyCodec(
+        prepare_key_attestation_pb2.Operation,
+        prepare_key_attestation_pb2.Result,
+        _prepare_key_attestation_from_proto,
+        _prepare_key_attestation_to_proto,
+        _prepare_key_attestation_result_from_proto,
+        _prepare_key_attestation_result_to_proto,
+    ),
+    Opcode.ATTEST_KEY: BodyCodec(
+        attest_key_pb2.Operation,
+        attest_key_pb2.Result,
+        _attest_key_from_proto,
+        _attest_key_to_proto,
+        lambda m: ops.AttestKeyResult(_activate_credential(m, "output", "attest_key.Result").credential),
+        _attest_key_result_to_proto,
+    ),
+}
+
+CODECS: dict[Opcode, BodyCodec] = {**CORE_CODECS, **KEY_CODECS, **CRYPTO_CODECS, **ATTESTATION_CODECS}
 """Every opcode with a native operation in `refimpl.operations.OPERATIONS`."""

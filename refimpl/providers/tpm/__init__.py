@@ -4,9 +4,9 @@ Parsec's `svc:src/providers/tpm/mod.rs` (`Provider`, `ProviderBuilder`) and its 
 `tcti` (the strings tpm2-tss's loader accepts: `device:/dev/tpmrm0`, `mssim:host=…,port=…`, `swtpm:…`,
 `tabrmd:…`), `owner_hierarchy_auth` and `endorsement_hierarchy_auth` (`str:`/`hex:`), `skip_if_no_tpm`.
 Operations: GenerateKey, DestroyKey, SignHash, VerifyHash, ImportKey, ExportPublicKey, AsymmetricEncrypt/Decrypt,
-CanDoCrypto, GenerateRandom — one file per family; `context.py` holds the TPM connection, its lock and the
-storage key. Parsec's TPM-only key attestation (ActivateCredential) is in `attestation.py`; AttestKey and
-PrepareKeyAttestation are not offered on the wire yet: the reference service has no operation types for them.
+CanDoCrypto, GenerateRandom, and Parsec's TPM-only key attestation (PrepareKeyAttestation and AttestKey with
+TPM2_ActivateCredential, `attestation.py`): Parsec's 12 opcodes, one file per family; `context.py` holds the TPM
+connection, its lock and the storage key.
 Start-up failures are `ConfigError`s naming the provider and the key, e.g.
 `provider[tpm-provider].owner_hierarchy_auth: the TPM refused the owner hierarchy password`, never the password.
 With `skip_if_no_tpm = true`, a TPM that cannot be reached raises `refimpl.providers.base.ProviderSkipped` instead:

@@ -17,8 +17,8 @@ TPM errors map as Parsec's `key_attest_response_status`: a bad authorisation is 
 or size PsaErrorInvalidArgument, anything else as every TPM error (`common.status_of`). A credential bound to
 another name fails the TPM's integrity check (PsaErrorDataCorrupt, as Parsec maps TPM_RC_INTEGRITY).
 
-The native operation types (AttestKey, PrepareKeyAttestation) are not in `refimpl.operations` yet; until they are,
-these methods are the provider's attestation and are exercised directly by tests/providers/test_tpm_attestation.py.
+`prepare_key_attestation` and `attest_key` are the provider's PrepareKeyAttestation and AttestKey on the wire (so
+ListOpcodes(Tpm) lists Parsec's 12 opcodes); `prepare_activate_credential` and `activate_credential` do the work.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ from tpm2_pytss.utils import NoSuchIndex, create_ek_template
 from refimpl.errors import ParsecError
 from refimpl.identity import Application
 from refimpl.ids import Status
+from refimpl.operations import AttestKey, AttestKeyResult, PrepareKeyAttestation, PrepareKeyAttestationResult
+from refimpl.providers.base import handles
 from refimpl.providers.secrets import Secret
 from refimpl.providers.tpm.common import TpmBase, status_of
 
@@ -88,6 +90,26 @@ class KeyAttestation(TpmBase):
 
     endorsement_auth: Secret = Secret(b"")
     """The endorsement hierarchy's password (`endorsement_hierarchy_auth`), for the EK and its policy."""
+
+    @handles(PrepareKeyAttestation)
+    def prepare_key_attestation(
+        self, application: Application | None, operation: PrepareKeyAttestation
+    ) -> PrepareKeyAttestationResult:
+        parameters = self.prepare_activate_credential(
+            application, operation.attested_key_name, operation.attesting_key_name
+        )
+        return PrepareKeyAttestationResult(parameters.name, parameters.public, parameters.attesting_key_pub)
+
+    @handles(AttestKey)
+    def attest_key(self, application: Application | None, operation: AttestKey) -> AttestKeyResult:
+        credential = self.activate_credential(
+            application,
+            operation.attested_key_name,
+            operation.credential_blob,
+            operation.secret,
+            operation.attesting_key_name,
+        )
+        return AttestKeyResult(credential)
 
     def prepare_activate_credential(
         self, application: Application | None, attested_key_name: str, attesting_key_name: str | None = None
