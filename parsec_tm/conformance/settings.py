@@ -16,10 +16,11 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hypothesis import HealthCheck, Phase, Verbosity
-from hypothesis import settings as HypothesisSettings
-from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
+if TYPE_CHECKING:  # Hypothesis is imported where it is used: `parsec-tm --help` reads DEFAULT_STEPS from here
+    from hypothesis import settings as HypothesisSettings
+    from hypothesis.database import ExampleDatabase
 
 DATABASE_ENV = "PARSEC_TM_FUZZ_DATABASE"
 """Environment variable naming the example database when no `--database` is given (a directory or redis:// URL)."""
@@ -76,6 +77,8 @@ def example_database(spec: str | None) -> ExampleDatabase | None:
         return None
     if spec.startswith(("redis://", "rediss://", "unix://")):
         return _redis_database(spec)
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
     path = Path(spec).expanduser()
     if path.exists() and not path.is_dir():
         raise ValueError(f"example database {spec!r} is a file; give a directory or a redis:// URL")
@@ -96,6 +99,9 @@ def _redis_database(url: str) -> ExampleDatabase:
 
 def hypothesis_settings(budget: Budget, remaining_steps: int, database: ExampleDatabase | None) -> HypothesisSettings:
     """Settings for one batch of examples: no deadline (a real service and its crashes are slow), no output."""
+    from hypothesis import HealthCheck, Phase, Verbosity
+    from hypothesis import settings as HypothesisSettings
+
     return HypothesisSettings(
         max_examples=budget.examples_for(remaining_steps),
         stateful_step_count=budget.steps_per_example,

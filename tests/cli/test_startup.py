@@ -65,24 +65,11 @@ def parsec_tm(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-NOT_YET_LIGHT = {
-    "fuzz": "register() imports parsec_tm.conformance.settings (Hypothesis) for DEFAULT_STEPS",
-}
-"""Command groups whose owners have still to move heavy imports into their handlers; the whole parser waits on them."""
-
-
-def _command_group(module: str) -> object:
-    if module in NOT_YET_LIGHT:
-        return pytest.param(module, marks=pytest.mark.xfail(reason=NOT_YET_LIGHT[module], strict=True))
-    return module
-
-
-@pytest.mark.parametrize("module", [_command_group(module) for module in COMMAND_MODULES])
+@pytest.mark.parametrize("module", COMMAND_MODULES)
 def test_registering_a_command_group_imports_no_heavy_package(module: str, tmp_path: Path) -> None:
     assert imported_heavy_packages(module, tmp_path) == []
 
 
-@pytest.mark.xfail(bool(NOT_YET_LIGHT), reason="waits on the command groups in NOT_YET_LIGHT", strict=True)
 def test_building_the_whole_parser_imports_no_heavy_package(tmp_path: Path) -> None:
     assert imported_heavy_packages("parser", tmp_path) == []
 
