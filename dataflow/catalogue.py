@@ -60,9 +60,9 @@ BUILTIN_MODELS: Mapping[str, str] = {SEED_MODEL: DATA_FILE, CURRENT_MODEL: "cata
 REFERENCE_PATTERN = re.compile(r"\b(?:ASUM|[UMO])-\d+\b")
 
 DIFFERENCES: tuple[str, ...] = (
-    "Row count: the issue says 69 threats; the seed has 75 STRIDE rows of which 7 are N/A (A3 S/R/I/E, A6-E, A8-E "
+    "Row count: the seed has 75 STRIDE rows of which 7 are N/A (A3 S/R/I/E, A6-E, A8-E "
     "and A10-I 'N/A - the trust bundle contains public information'), so the catalogue holds 68 threats. The "
-    "no-IdP variant holds 44 = 68 - A1's 10 - A2's 8 - A10's 6, which the issue states correctly.",
+    "no-IdP variant holds 44 = 68 - A1's 10 - A2's 8 - A10's 6.",
     "A3-T-1 names only an assumption (ASUM-3), no U-, M- or O- entry: the check that every threat has a disposition "
     "accepts an assumption, and queries that ask for M-/O- mitigations list A3-T-1 as unmitigated.",
     "AS7 (Key Triple Mappings) and AS8 (Logs) are never named in a threat row: they are impacted only through the "

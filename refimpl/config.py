@@ -9,7 +9,7 @@ write instead, e.g. `core_settings.thread_pool_size: must be a positive integer,
 Provider tables are checked against the provider class's `CONFIG_KEYS`; the provider's own `from_config` (called
 by the service) validates the values.
 
-Extensions to Parsec's schema (issue "The Identity Provider deployment"), each optional, so that every Parsec
+Extensions to Parsec's schema, each optional, so that every Parsec
 config still loads unchanged:
 
 * Several authenticators at once (Parsec's issue #271): an `[[authenticator]]` array of tables, each with the keys

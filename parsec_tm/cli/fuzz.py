@@ -1,6 +1,6 @@
 """`parsec-tm fuzz`: stateful conformance fuzzing of any running Parsec-protocol service against the model.
 
-Issue "Stateful conformance", item 3. Hypothesis drives random multi-tenant sequences of operations against the
+Hypothesis drives random multi-tenant sequences of operations against the
 service at `--socket` and the formal model in lockstep, checks every answer, and shrinks a divergence to a
 minimal trace that replays. The fuzzer does not own that service: it uses fresh tenant names for each run (Direct)
 or a fresh key-name prefix (Unix peer credentials: the tenant is the caller's own UID; JwtSvid: the tenants are the

@@ -1,6 +1,6 @@
 """Stateful conformance: Hypothesis drives the formal model and a Parsec-protocol service in lockstep.
 
-The issue "Stateful conformance". `machine` holds the RuleBasedStateMachine, `target` what it drives (a socket it
+`machine` holds the RuleBasedStateMachine, `target` what it drives (a socket it
 does not own, or a service process it owns), `trace` the minimal, replayable trace of a divergence, `replay` the
 machine bound to a replay file's target, `settings` the budgets and example database, `progress` the terminal
 progress bar, `runner` the campaign loop, `workers` campaigns in parallel processes, `concrete` the key templates

@@ -1,6 +1,6 @@
 """The conformance machine: Hypothesis drives the formal model and a Parsec-protocol service in lockstep.
 
-Issue "Stateful conformance", item 1; it generalises Parsec's three multitenancy end-to-end tests
+It generalises Parsec's three multitenancy end-to-end tests
 (svc:e2e_tests/tests/all_providers/multitenancy.rs) into a property-based search, in the manner of the executable
 reference models that check Amazon S3's ShardStore. "One model, two uses" (architecture.md): every rule builds the
 model's own operation (`model.operations`) and runs the model's transition (`model.step.step`); the machine holds

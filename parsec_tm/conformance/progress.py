@@ -1,6 +1,6 @@
 """A progress bar for `parsec-tm fuzz`, shown only when the output is a terminal.
 
-Part of the issue "Stateful conformance" (item 3: "a progress bar on a terminal"). On a pipe, a CI log or with
+On a pipe, a CI log or with
 `--format json` nothing is drawn, so machine-read output stays clean.
 """
 

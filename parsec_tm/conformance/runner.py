@@ -1,6 +1,6 @@
 """Running a conformance campaign: a step budget, a target, the example database, and the outcome.
 
-Issue "Stateful conformance", items 3 and 5. `run_campaign` runs the machine (`machine.ConformanceMachine`) under
+`run_campaign` runs the machine (`machine.ConformanceMachine`) under
 Hypothesis until the budget's steps have run or a divergence is found; Hypothesis then shrinks it and replays the
 minimal run, whose `Divergence` (with its trace) is the result. The campaign's database key depends only on the
 kind of target (authenticator, providers, owned or not), so every worker of one campaign shares its failures

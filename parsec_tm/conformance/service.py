@@ -1,6 +1,6 @@
 """A reference service the conformance harness owns: started, reloaded, stopped and killed as a real process.
 
-The issue "Stateful conformance" lets the harness drive the service's life cycle when it owns the process: SIGHUP
+The harness may drive the service's life cycle when it owns the process: SIGHUP
 reload, a bad reload (SIGHUP while config.toml is invalid: the service keeps serving with the configuration in
 force), graceful restart (SIGTERM, then start again on the same state) and kill -9 followed by a restart
 (parsec-facts §5.6). Readiness is systemd's protocol, as Parsec's: the service sends `READY=1` (and `RELOADING=1`

@@ -1,8 +1,8 @@
 """Budgets and the Hypothesis example database of the stateful conformance campaigns.
 
-The issue "Stateful conformance" sets three budgets: `parsec-tm check` runs a short campaign, CI runs a bounded
+Three budgets: `parsec-tm check` runs a short campaign, CI runs a bounded
 campaign on each provider (a few thousand steps), and `parsec-tm fuzz` runs as many steps as it is told. A budget
-counts *steps* (rule executions), the unit the issue's goals are stated in; Hypothesis counts examples (runs of
+counts *steps* (rule executions), the unit the conformance goals are stated in; Hypothesis counts examples (runs of
 the machine from an empty service), so a budget is turned into as many examples as it takes to reach its steps.
 
 The example database is what makes a divergence found by one worker replay on the others: a directory shared by

@@ -1,6 +1,6 @@
 """What the conformance machine drives: a Parsec-protocol service behind a Unix socket, owned or not.
 
-Issue "Stateful conformance", items 1 and 3. A `Target` sends one request as one tenant and reports the answer
+A `Target` sends one request as one tenant and reports the answer
 (`Reply`); the machine compares it with the model. Two kinds:
 
 * `SocketTarget` — any running service it does not own (the reference service or a real Parsec): it discovers

@@ -1,6 +1,6 @@
 """A divergence between the service and the model, as a minimal readable trace and a runnable pytest file.
 
-Issue "Stateful conformance", item 3: when the service's answer differs from the model's prediction (or a
+When the service's answer differs from the model's prediction (or a
 property of `properties/` fails on the model), Hypothesis shrinks the run to a minimal one and replays it; the
 exception raised in that last replay is a `Divergence` carrying the whole trace of it. Each `TraceStep` is one rule
 of the machine, written as the call that replays it (`generate_key(tenant=0, name='k0', ...)`), with every
