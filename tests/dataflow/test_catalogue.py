@@ -209,8 +209,8 @@ def test_lookups_name_what_is_defined(catalogue: Catalogue) -> None:
         catalogue.asset("A1")
 
 
-def test_the_differences_from_the_issue_are_stated_in_one_place() -> None:
-    assert any("69" in note and "68" in note and "44" in note for note in DIFFERENCES)
+def test_the_row_count_is_explained_in_the_reading_notes() -> None:
+    assert any("75 STRIDE rows" in note and "68" in note and "44" in note for note in DIFFERENCES)
 
 
 def test_loading_is_cached_and_catalogues_are_immutable(catalogue: Catalogue) -> None:
