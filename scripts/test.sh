@@ -8,5 +8,8 @@ if [ ! -x .venv/bin/python ]; then
   exit 2
 fi
 export PARSEC_TM_SHARED="${PARSEC_TM_SHARED:-$(cd .. && pwd)/shared}"
-# One worker per core; a module's tests stay on one worker so its module-scoped service starts once.
-exec .venv/bin/python -m pytest -n "${PARSEC_TM_WORKERS:-auto}" --dist loadfile "$@"
+# One worker per core; a module's tests stay on one worker so its module-scoped service starts once. Each test's
+# threat IDs and outcome go to build/threat-results.json, the evidence `parsec-tm evidence --results` reads.
+mkdir -p build
+exec .venv/bin/python -m pytest -n "${PARSEC_TM_WORKERS:-auto}" --dist loadfile \
+  --threat-results build/threat-results.json "$@"
