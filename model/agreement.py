@@ -1,17 +1,17 @@
 """Systematic agreement between `model.step` and its Z3 twin (`model.symbolic`): every transition, every status.
 
 The model is defined twice, once in Python and once in Z3; nothing but this check holds the two equal. Instead of
-sampling, it enumerates: in each deployment, a fixed set of small representative states (no keys; keys of every
-kind and policy under several tenants and providers; stopped; crashed; dangling and orphaned keys; a tampered and
-reloaded configuration; stolen tokens and a forged trust bundle), and from each of them *every* operation of every
-registered transition over a small scope of values (tenants under the configured and a foreign authenticator and
-NoAuth, both key names, every provider, one policy per key kind plus a non-exportable and an empty one, the keys
-present and one absent, every signal and authenticator; each request class an operation can carry). Every
-operation is run concretely; the runs are grouped by *behaviour* — the transition instance (operation class and
+sampling, it enumerates: in each deployment, a fixed set of small representative states (no keys; keys of every kind
+and policy under several tenants and providers; a TPM key to attest; stopped; crashed; dangling and orphaned keys; a
+tampered and reloaded configuration; stolen tokens and a forged trust bundle), and from each of them *every*
+operation of every registered transition over a small scope of values (tenants under the configured and a foreign
+authenticator and NoAuth, both key names, every provider, one policy per key kind plus a non-exportable and an empty
+one, the keys present and one absent, every signal and authenticator; each request class an operation can carry).
+Every operation is run concretely; the runs are grouped by *behaviour* — the transition instance (operation class and
 carried request class), the status or refusal, and the shape of the effects and of the state change — and up to
 `CHECKS_PER_BEHAVIOUR` runs of each behaviour are checked against the twin: encoded as ground terms, the symbolic
-transition must be enabled exactly when `step` accepts the operation, with the same status, an equivalent
-post-state and the same effects.
+transition must be enabled exactly when `step` accepts the operation, with the same status, an equivalent post-state
+and the same effects.
 
 `coverage` then compares the (instance, status) pairs exercised with those the twin can produce from some state of
 the scope (`symbolic_statuses`), so a status the enumeration never reaches is named, not silently missed.
@@ -141,9 +141,14 @@ def representative_states(variant: VariantName) -> tuple[tuple[str, State], ...]
         SetConfiguredAuthenticator(bob, other_auth),
     )
     reauthenticated = _apply(keys, SetConfiguredAuthenticator(bob, "peer"), Reload())
+    capture = next((c for c in (StealToken, UseUnixAccount) if REGISTRY[c].exists_in(variant)), None)
+    attestable = _apply(initial, GenerateKey(alice, tpm, k1, KeyAttributes(KeyKind.ECC_SIGN_PAIR, frozenset())))
+    if capture is not None:  # so that an impersonator can attest the key too
+        attestable = _apply(attestable, capture(bob, alice))
     states = [
         ("initial", initial),
         ("keys", keys),
+        ("attestable", attestable),  # a TPM key with private material: key attestation succeeds
         ("stopped", _apply(keys, Shutdown())),
         ("crashed", _apply(keys, Crash())),
         ("dangling", damaged),
@@ -151,7 +156,6 @@ def representative_states(variant: VariantName) -> tuple[tuple[str, State], ...]
         ("reconfigured", reconfigured),
         ("peer-authenticated", reauthenticated),
     ]
-    capture = next((c for c in (StealToken, UseUnixAccount) if REGISTRY[c].exists_in(variant)), None)
     if capture is not None:
         states.append(("stolen-credentials", _apply(keys, capture(bob, alice), capture(bob, admin))))
     if REGISTRY[SpoofTrustBundle].exists_in(variant):

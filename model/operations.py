@@ -3,8 +3,9 @@
 Three families:
 
 - `Request`: the operations the reference service implements, one class per Parsec opcode (parsec-facts §2.1), core
-  (Ping, ListProviders, ListOpcodes, ListAuthenticators, ListKeys, ListClients, DeleteClient) and PSA (key
-  management, key use, random and hash). `caller` is the identity the request authenticates as, None for NoAuth.
+  (Ping, ListProviders, ListOpcodes, ListAuthenticators, ListKeys, ListClients, DeleteClient), PSA (key
+  management, key use, random and hash) and the TPM's key attestation (PrepareKeyAttestation, AttestKey).
+  `caller` is the identity the request authenticates as, None for NoAuth.
 - `Lifecycle operations`: SIGHUP (`Reload`), SIGTERM (`Shutdown`), `Restart`, a kill (`Crash`) and the two crashes
   that split a key operation between the provider's key store and the key-mapping store.
 - `Attack`: the attacker capabilities of the seed (A1–A10), one class per capability. Which mitigations block
@@ -189,6 +190,35 @@ class RawKeyAgreement(KeyUse):
     opcode: ClassVar[str] = "PsaRawKeyAgreement"
 
 
+@dataclass(frozen=True)
+class KeyAttestation(KeyRequest):
+    """Parsec's TPM key attestation (ActivateCredential), on the TPM provider only.
+
+    `default_attesting_key`: the request names no attesting key (Parsec supports only the default, the TPM's
+    endorsement key; naming one is PsaErrorNotSupported, checked before the key is looked up).
+    """
+
+    default_attesting_key: bool = True
+
+
+@dataclass(frozen=True)
+class PrepareKeyAttestation(KeyAttestation):
+    """The attested key's TPM name and public area, and the endorsement key's public key (for MakeCredential)."""
+
+    opcode: ClassVar[str] = "PrepareKeyAttestation"
+
+
+@dataclass(frozen=True)
+class AttestKey(KeyAttestation):
+    """TPM2_ActivateCredential: `authentic` when the verifier sealed the credential to this key's name; a credential
+    bound to another name fails the TPM's integrity check (PsaErrorDataCorrupt). A public key cannot activate a
+    credential (PsaErrorInvalidArgument, as the reference service answers)."""
+
+    opcode: ClassVar[str] = "AttestKey"
+    forgery_status: ClassVar[Status] = Status.PSA_ERROR_DATA_CORRUPT
+    authentic: bool = True
+
+
 KEY_USE_REQUESTS: tuple[type[KeyUse], ...] = (
     SignHash,
     VerifyHash,
@@ -198,7 +228,13 @@ KEY_USE_REQUESTS: tuple[type[KeyUse], ...] = (
     AeadDecrypt,
     RawKeyAgreement,
 )
-READING_KEY_REQUESTS: tuple[type[KeyRequest], ...] = (*KEY_USE_REQUESTS, ExportKey, ExportPublicKey)
+READING_KEY_REQUESTS: tuple[type[KeyRequest], ...] = (
+    *KEY_USE_REQUESTS,
+    ExportKey,
+    ExportPublicKey,
+    PrepareKeyAttestation,
+    AttestKey,
+)
 """Requests that read a key through the key-mapping store without changing any store."""
 
 KEY_NAMESPACE_REQUESTS: tuple[type[Request], ...] = (

@@ -30,6 +30,7 @@ class Status(StrEnum):
     PSA_ERROR_INVALID_ARGUMENT = "PsaErrorInvalidArgument"
     PSA_ERROR_INVALID_SIGNATURE = "PsaErrorInvalidSignature"
     PSA_ERROR_INVALID_PADDING = "PsaErrorInvalidPadding"
+    PSA_ERROR_DATA_CORRUPT = "PsaErrorDataCorrupt"
 
 
 BUFFER_SIZE_LIMIT = 1 << 20
@@ -84,14 +85,11 @@ _TPM_OPCODES = frozenset(
         "PsaAsymmetricDecrypt",
         "PsaAsymmetricEncrypt",
         "CanDoCrypto",
+        "AttestKey",
+        "PrepareKeyAttestation",
     }
 )
-"""The TPM's opcodes as the reference service implements them: 10, not Parsec's 12.
-
-Documented deviation: Parsec's TPM provider also lists AttestKey and PrepareKeyAttestation (§4.5), but protocol 1.0's
-operations as `refimpl/operations.py` defines them have no AttestKey / PrepareKeyAttestation, so the service cannot
-register them and answers ListOpcodes(Tpm) without them (docs/requests/conformance.md §2.1).
-"""
+"""Parsec's 12 TPM opcodes (§4.5): the key operations and the TPM-only key attestation (ActivateCredential)."""
 CORE_OPCODES = frozenset({"Ping", "ListProviders", "ListOpcodes", "ListAuthenticators", "ListKeys"})
 """What ListOpcodes(core) answers: ListClients and DeleteClient work but are not listed (§0 point 6)."""
 

@@ -38,6 +38,7 @@ from model.nouns import (
 )
 from model.operations import (
     AddConfiguredAdmin,
+    AttestKey,
     ClaimIdentity,
     ConfigureRogueProvider,
     Crash,
@@ -72,6 +73,7 @@ from model.operations import (
     Ping,
     PlantEndpoint,
     PlugRogueModule,
+    PrepareKeyAttestation,
     PresentCredential,
     ProbeStatus,
     Reload,
@@ -379,6 +381,28 @@ def _export_public(state: State, request: ExportPublicKey, route: Route) -> tupl
     return state, _reply(Status.SUCCESS, route, (handle,), namespace=namespace, touched=touched)
 
 
+def _attest(state: State, request: PrepareKeyAttestation | AttestKey, route: Route) -> tuple[State, Outcome]:
+    """Parsec's `key_attestation.rs`: the attesting key first (only the default), then the caller's key; AttestKey
+    then needs a key with private material and a credential sealed to this key's name."""
+    failure = _key_request_failure(state, request)
+    if failure is None and not request.default_attesting_key:
+        failure = Status.PSA_ERROR_NOT_SUPPORTED
+    if failure is not None:
+        return state, _reply(failure, route)
+    assert request.caller is not None
+    namespace = request.caller
+    handle = _resolve(state, request, route)
+    if handle is None:
+        return state, _reply(Status.PSA_ERROR_DOES_NOT_EXIST, route, namespace=namespace)
+    touched = frozenset({handle})
+    if isinstance(request, AttestKey):
+        if not state.provider_keys[handle].attributes.has_private_material:
+            return state, _reply(Status.PSA_ERROR_INVALID_ARGUMENT, route, namespace=namespace, touched=touched)
+        if not request.authentic:
+            return state, _reply(request.forgery_status, route, namespace=namespace, touched=touched)
+    return state, _reply(Status.SUCCESS, route, (handle,), namespace=namespace, touched=touched)
+
+
 # --------------------------------------------------------------------------------------------------- core requests
 def _list_keys(state: State, request: ListKeys, route: Route) -> tuple[State, Outcome]:
     if request.caller is None:
@@ -484,6 +508,8 @@ _HANDLERS: dict[type[Request], Any] = {
     DestroyKey: _destroy,
     ExportKey: _export,
     ExportPublicKey: _export_public,
+    PrepareKeyAttestation: _attest,
+    AttestKey: _attest,
     ListKeys: _list_keys,
     ListClients: _list_clients,
     DeleteClient: _delete_client,

@@ -40,6 +40,7 @@ from model.nouns import (
 )
 from model.operations import (
     AddConfiguredAdmin,
+    AttestKey,
     ClaimIdentity,
     ConfigureRogueProvider,
     Crash,
@@ -73,6 +74,7 @@ from model.operations import (
     Ping,
     PlantEndpoint,
     PlugRogueModule,
+    PrepareKeyAttestation,
     PresentCredential,
     ProbeStatus,
     Reload,
@@ -755,6 +757,28 @@ def _export_public(u: Universe, s: SymState, request: Params, route: Route) -> S
 
     status, effects, _, _ = _reading(u, s, request, route, key_checks)
     return SymStep(z3.BoolVal(True), s, status, effects)
+
+
+@_encodes(PrepareKeyAttestation, AttestKey)
+def _attest(u: Universe, s: SymState, request: Params, route: Route) -> SymStep:
+    """`model.step._attest`: the attesting key is checked with the provider's checks, before the key is read."""
+    attests = request.operation is AttestKey
+    default_key = request["default_attesting_key"]
+    early = [*_key_request_checks(s, request), (z3.Not(default_key), Status.PSA_ERROR_NOT_SUPPORTED)]
+    found, handle = _resolve(u, s, request, route)
+    checks = [*early, (z3.Not(found), Status.PSA_ERROR_DOES_NOT_EXIST)]
+    if attests:
+        checks += [
+            (z3.Not(_private(E.Attrs.kind(s.attrs[handle]))), Status.PSA_ERROR_INVALID_ARGUMENT),
+            (z3.Not(request["authentic"]), AttestKey.forgery_status),
+        ]
+    reached = z3.Not(_any_failed(early))
+    effects = replace(
+        no_effects(u, route.actor),
+        namespace=Opt(reached, request["caller"].value),
+        touched=_only(u, handle).ite(z3.And(reached, found), _nothing_touched(u)),
+    )
+    return SymStep(z3.BoolVal(True), s, first_failure(checks, E.status[Status.SUCCESS.value]), effects)
 
 
 @_encodes(ListKeys)

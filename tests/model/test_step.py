@@ -8,6 +8,7 @@ from model import KeyAttributes, KeyKind, KeyName, Lifecycle, NotEnabled, Provid
 from model import initial_state as fresh
 from model.operations import (
     AsymmetricEncrypt,
+    AttestKey,
     CrashAfterMappingRemoval,
     CrashAfterProviderWrite,
     DeleteClient,
@@ -23,6 +24,7 @@ from model.operations import (
     ListOpcodes,
     ListProviders,
     Ping,
+    PrepareKeyAttestation,
     Reload,
     Restart,
     Shutdown,
@@ -158,10 +160,55 @@ def test_unsupported_kinds_and_taken_names_answer_in_parsecs_order(
     assert step(held, operation)[1].status == taken
 
 
-def test_tpm_lists_the_ten_opcodes_the_reference_service_implements(state: State) -> None:
+def test_tpm_lists_parsecs_twelve_opcodes_with_key_attestation(state: State) -> None:
     listed = step(state, ListOpcodes(None, ProviderId.TPM))[1].result
-    assert listed is not None and len(listed) == 10
-    assert not {"AttestKey", "PrepareKeyAttestation"} & set(listed)
+    assert listed is not None and len(listed) == 12
+    assert {"AttestKey", "PrepareKeyAttestation"} <= set(listed)
+    for provider in (MBED, ProviderId.PKCS11):
+        others = step(state, ListOpcodes(None, provider))[1].result
+        assert others is not None and not {"AttestKey", "PrepareKeyAttestation"} & set(others)
+
+
+def test_key_attestation_statuses(state: State) -> None:
+    """Parsec's key_attestation.rs: the default attesting key only, checked first; the caller's own TPM key; a
+    credential sealed to another key's name fails the TPM's integrity check."""
+    tpm = ProviderId.TPM
+    public = KeyAttributes(KeyKind.ECC_PUBLIC, frozenset({Usage.VERIFY_HASH}))
+    held, _ = run(
+        state,
+        GenerateKey(ALICE, tpm, K1, SIGNING),
+        ImportKey(ALICE, tpm, KeyName("k2"), public),
+        GenerateKey(ALICE, MBED, KeyName("k2"), SIGNING),
+    )
+    _, statuses = run(
+        held,
+        PrepareKeyAttestation(ALICE, tpm, K1),
+        AttestKey(ALICE, tpm, K1),
+        AttestKey(ALICE, tpm, K1, authentic=False),
+        PrepareKeyAttestation(BOB, tpm, K1),  # another tenant's key name
+        AttestKey(BOB, tpm, K1),
+        PrepareKeyAttestation(ALICE, tpm, K1, default_attesting_key=False),
+        AttestKey(ALICE, tpm, KeyName("absent"), default_attesting_key=False),  # checked before the key
+        PrepareKeyAttestation(ALICE, tpm, KeyName("k2")),  # a public key has a name and a public area
+        AttestKey(ALICE, tpm, KeyName("k2")),  # but cannot activate a credential
+        PrepareKeyAttestation(ALICE, MBED, KeyName("k2")),  # TPM only
+        AttestKey(None, tpm, K1),
+    )
+    assert statuses == [
+        "Success",
+        "Success",
+        "PsaErrorDataCorrupt",
+        "PsaErrorDoesNotExist",
+        "PsaErrorDoesNotExist",
+        "PsaErrorNotSupported",
+        "PsaErrorNotSupported",
+        "Success",
+        "PsaErrorInvalidArgument",
+        "PsaErrorNotSupported",
+        "NotAuthenticated",
+    ]
+    outcome = step(held, PrepareKeyAttestation(BOB, tpm, K1))[1]
+    assert outcome.effects.namespace == BOB and outcome.effects.touched == frozenset()  # Alice's key untouched
 
 
 def test_admin_operations(state: State) -> None:
