@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from urllib.parse import quote
 
 from dataflow.catalogue import Catalogue
 from parsec_tm.evidence.gather import FAILING_OUTCOMES, EvidenceReport, ThreatEvidence
@@ -101,12 +102,14 @@ def render_sarif(
             "id": t.id,
             "name": t.id.replace("-", ""),
             "shortDescription": {"text": f"{t.id}: {t.stride} threat of {t.attacker}"},
-            "fullDescription": {"text": t.description},
+            "fullDescription": {"text": t.description.strip() or f"{t.stride} threat of {t.attacker}"},
+            "help": {"text": _help(t.id, t.mitigations)},
             "properties": {"mitigations": list(t.mitigations)},
         }
         for t in catalogue.threats
     ]
     index = {t.id: i for i, t in enumerate(catalogue.threats)}
+    artifact, base_ids = _artifact(document)
     results = []
     for threat in report.threats:
         if threat.status not in ("failing", "no-evidence"):
@@ -118,9 +121,7 @@ def render_sarif(
             message = f"{threat.id}: no evidence shows its mitigations ({', '.join(threat.mitigations)}) work"
             if threat.reason:
                 message += f"; {threat.reason}"
-        location: dict[str, Any] = {"artifactLocation": {"uri": _uri(document)}}
-        if threat.id in lines:
-            location["region"] = {"startLine": lines[threat.id]}
+        location = {"artifactLocation": artifact, "region": {"startLine": lines.get(threat.id, 1)}}
         results.append(
             {
                 "ruleId": threat.id,
@@ -128,6 +129,7 @@ def render_sarif(
                 "level": "error" if threat.status == "failing" else "warning",
                 "message": {"text": message},
                 "locations": [{"physicalLocation": location}],
+                "partialFingerprints": {"parsecThreatRow/v1": f"{report.variant}:{threat.id}"},
             }
         )
     sarif = {
@@ -143,6 +145,7 @@ def render_sarif(
                         "rules": rules,
                     }
                 },
+                **({"originalUriBaseIds": base_ids} if base_ids else {}),
                 "results": results,
                 "properties": {"variant": report.variant},
             }
@@ -151,12 +154,24 @@ def render_sarif(
     return json.dumps(sarif, indent=2, ensure_ascii=False) + "\n"
 
 
-def _uri(document: Path | None) -> str:
-    """The document as a URI relative to the working directory when it lies under it (as code scanning wants)."""
+def _help(threat: str, mitigations: Sequence[str]) -> str:
+    """The rule's help (code scanning requires one): what the alert means and how to see the evidence."""
+    return (
+        f"The threat-model row {threat} is mitigated by {', '.join(mitigations) or 'nothing'}. This alert is raised "
+        f"when some evidence of it fails, or when no proof, counterexample, test or fuzz property backs it; run "
+        f'`parsec-tm evidence` for the evidence of every row, and mark tests with @pytest.mark.threat("{threat}").'
+    )
+
+
+def _artifact(document: Path | None) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """The document's artifactLocation, always a relative URI (code scanning rejects absolute file URIs outside the
+    checkout): relative to the working directory when it lies under it, else its name under the base ID
+    THREATMODELDIR, whose absolute location goes in run.originalUriBaseIds."""
     if document is None:
-        return "parsec_threat_model.md"
+        return {"uri": "parsec_threat_model.md"}, {}
     resolved = document.resolve()
     try:
-        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+        return {"uri": quote(resolved.relative_to(Path.cwd().resolve()).as_posix())}, {}
     except ValueError:
-        return resolved.as_uri()
+        base = {"THREATMODELDIR": {"uri": resolved.parent.as_uri() + "/"}}
+        return {"uri": quote(resolved.name), "uriBaseId": "THREATMODELDIR"}, base
