@@ -14,15 +14,20 @@ assumptions, assets, attackers, configurations). Entries are paired by ID *and* 
   (the configuration itself is listed as added or removed).
 
 `diff_catalogues` returns a `CatalogueDiff`; `CatalogueDiff.to_document` is the JSON form, `render_text` and
-`render_markdown` the forms for a terminal and for a pull-request comment. Proof and verdict changes are a hook:
-`proof_changes` compares two ``parsec-tm prove --format json`` documents, when both sides have a formal model.
+`render_markdown` the forms for a terminal and for a pull-request comment.
+
+When both sides have a formal model, `with_proofs` adds the invariant proofs and mitigation verdicts that changed,
+from two ``parsec-tm prove --format json`` documents (this package does not run the prover: its caller does).
+They are paired the way the catalogue diff paired the entries: a deployment with the configuration it became
+(with-idp's verdicts are compared with GNRC's), a mitigation with its heir, and the rows a counterexample realises
+through the threats' pairing, so a renumbered row does not change a verdict.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dataflow.catalogue import Catalogue
@@ -69,13 +74,20 @@ class SectionDiff:
 
     `renumbered` lists the entries whose only difference is their ID, as (old ID, new ID): the rows after an
     inserted row of the same attacker and letter. They are not changes of the rows; they matter to whatever cites
-    the IDs (test markers, evidence).
+    the IDs (test markers, evidence). `pairs` is every pairing, changed or not, as (old ID, new ID): what translates
+    an old ID into the new revision's (not part of the JSON form).
     """
 
     added: tuple[Record, ...] = ()
     removed: tuple[Record, ...] = ()
     changed: tuple[Change, ...] = ()
     renumbered: tuple[tuple[str, str], ...] = ()
+    pairs: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def id_map(self) -> dict[str, str]:
+        """Old ID → new ID of every entry present on both sides."""
+        return dict(self.pairs)
 
     @property
     def empty(self) -> bool:
@@ -112,17 +124,9 @@ class CatalogueDiff:
         return document
 
 
-def diff_catalogues(
-    old: Catalogue,
-    new: Catalogue,
-    old_name: str = "old",
-    new_name: str = "new",
-    proofs: Mapping[str, Any] | None = None,
-) -> CatalogueDiff:
-    """The semantic diff from `old` to `new` (see the module docstring for how entries are paired).
-
-    `proofs` is the result of `proof_changes` when both sides have a formal model; it is reported as is.
-    """
+def diff_catalogues(old: Catalogue, new: Catalogue, old_name: str = "old", new_name: str = "new") -> CatalogueDiff:
+    """The semantic diff from `old` to `new` (see the module docstring for how entries are paired); `with_proofs`
+    adds the proofs and verdicts that changed."""
     old_records = {name: [make(old, entry) for entry in entries(old)] for name, (entries, make) in RECORDS.items()}
     new_records = {name: [make(new, entry) for entry in entries(new)] for name, (entries, make) in RECORDS.items()}
     configurations = _pair_configurations(old_records["configurations"], new_records["configurations"])
@@ -135,7 +139,7 @@ def diff_catalogues(
         pairing = _pair(old_records[name], new_records[name], TEXT_FIELDS[name], bucket)
         sections[name] = _section(pairing, lambda b, a: _changed_fields(b, a, mapping))
     ordered = {name: sections[name] for name in SECTIONS}
-    return CatalogueDiff(old_name, new_name, ordered, proofs)
+    return CatalogueDiff(old_name, new_name, ordered)
 
 
 @dataclass(frozen=True)
@@ -248,37 +252,118 @@ def _applicability(configurations: Iterable[str], mapping: Mapping[str, str], ol
 def _section(pairing: _Pairing, fields: Callable[[Record, Record], tuple[str, ...]]) -> SectionDiff:
     changes = []
     renumbered = []
+    pairs = tuple((str(before["id"]), str(after["id"])) for before, after in pairing.pairs)
     for before, after in pairing.pairs:
         changed = fields(before, after)
         if changed == ("id",):
             renumbered.append((str(before["id"]), str(after["id"])))
         elif changed:
             changes.append(Change(after["id"], before, after, changed))
-    return SectionDiff(pairing.added, pairing.removed, tuple(changes), tuple(renumbered))
+    return SectionDiff(pairing.added, pairing.removed, tuple(changes), tuple(renumbered), pairs)
 
 
-def proof_changes(old_proofs: Mapping[str, Any], new_proofs: Mapping[str, Any]) -> dict[str, Any]:
+PROOF_FIELDS: tuple[str, ...] = ("status", "threats")
+"""What a proof or verdict record holds beyond its name: the outcome and (verdicts) the rows its runs realise."""
+
+
+def with_proofs(diff: CatalogueDiff, old_proofs: Mapping[str, Any], new_proofs: Mapping[str, Any]) -> CatalogueDiff:
+    """`diff` with the proofs and verdicts that changed between two ``parsec-tm prove --format json`` documents,
+    paired as `diff` paired the deployments, mitigations and rows (see `proof_changes`)."""
+    changes = proof_changes(
+        old_proofs,
+        new_proofs,
+        deployments=diff.sections["configurations"].id_map,
+        mitigations=diff.sections["mitigations"].id_map,
+        threats=diff.sections["threats"].id_map,
+    )
+    return replace(diff, proofs=changes)
+
+
+def proof_changes(
+    old_proofs: Mapping[str, Any],
+    new_proofs: Mapping[str, Any],
+    *,
+    deployments: Mapping[str, str] | None = None,
+    mitigations: Mapping[str, str] | None = None,
+    threats: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """The invariant proofs and mitigation verdicts that differ between two ``parsec-tm prove --format json`` outputs.
 
-    Keys are ``"invariant <id> (<variant>)"`` and ``"verdict <mitigation> (<variant>)"``; the result has the shape of
-    a section: ``{"added": [{"id", "status"}], "removed": […], "changed": [{"id", "before", "after"}]}``.
+    Each side becomes records ``{"id", "kind", "name", "deployment", "status", "threats"}`` (``kind``: invariant or
+    verdict; ``id``: ``"verdict M-2 (GNRC)"``; ``threats``: the rows a verdict's runs realise). An old record is
+    compared with the new one of the same kind whose deployment and mitigation are the old ones translated by
+    `deployments` and `mitigations` (old ID → new ID; an ID a given mapping lacks has no counterpart; no mapping: the
+    same ID), its ``threats`` after translating the old row IDs by `threats`. The result has the shape of a section,
+    ``{"added": [record], "removed": [record], "changed": [{"id", "before", "after", "fields"}]}`` (a change of
+    ``threats`` also has ``rows``: ``{"gone", "new"}``, both in the new revision's IDs), with
+    ``compared`` (how many pairs, changed or not), ``deployments`` (the pairs of deployments, ``{"before",
+    "after"}``) and ``renamed`` (old ID → new ID of the mitigations paired under another ID).
     """
-    before, after = _statuses(old_proofs), _statuses(new_proofs)
+    before, after = _proof_records(old_proofs), _proof_records(new_proofs)
+
+    def counterpart(record: Record) -> tuple[str, str, str] | None:
+        deployment = _translate(record["deployment"], deployments)
+        name = record["name"] if record["kind"] == "invariant" else _translate(record["name"], mitigations)
+        return None if deployment is None or name is None else (record["kind"], name, deployment)
+
+    def rows(record: Record) -> list[str]:
+        return sorted(_translate(row, threats) or f"{row} (gone)" for row in record["threats"])
+
+    new_by_key = {(r["kind"], r["name"], r["deployment"]): r for r in after}
+    matched: set[tuple[str, str, str]] = set()
+    paired_deployments: dict[str, str] = {}
+    removed: list[Record] = []
+    changed: list[dict[str, Any]] = []
+    for record in before:
+        key = counterpart(record)
+        if key is None or key not in new_by_key or key in matched:
+            removed.append(record)
+            continue
+        matched.add(key)
+        paired_deployments[record["deployment"]] = key[2]
+        other = new_by_key[key]
+        fields = [name for name in PROOF_FIELDS if (rows(record) if name == "threats" else record[name]) != other[name]]
+        if fields:
+            change = {"id": other["id"], "before": record, "after": other, "fields": fields}
+            if "threats" in fields:
+                change["rows"] = {
+                    "gone": [row for row in rows(record) if row not in other["threats"]],
+                    "new": [row for row in other["threats"] if row not in rows(record)],
+                }
+            changed.append(change)
     return {
-        "added": [{"id": key, "status": after[key]} for key in after if key not in before],
-        "removed": [{"id": key, "status": before[key]} for key in before if key not in after],
-        "changed": [
-            {"id": key, "before": before[key], "after": after[key]}
-            for key in after
-            if key in before and before[key] != after[key]
-        ],
+        "added": _by_deployment([r for r in after if (r["kind"], r["name"], r["deployment"]) not in matched], after),
+        "removed": _by_deployment(removed, before),
+        "changed": changed,
+        "compared": len(matched),
+        "deployments": [{"before": old, "after": new} for old, new in paired_deployments.items()],
+        "renamed": {old: new for old, new in (mitigations or {}).items() if old != new},
     }
 
 
-def _statuses(document: Mapping[str, Any]) -> dict[str, str]:
-    statuses = {f"invariant {r['id']} ({r['variant']})": str(r["status"]) for r in document.get("invariants", ())}
-    statuses |= {f"verdict {m['mitigation']} ({m['variant']})": str(m["status"]) for m in document.get("mutations", ())}
-    return statuses
+def _by_deployment(records: list[Record], every: list[Record]) -> list[Record]:
+    """`records` grouped by deployment, in the order the deployments come in `every` (the side's whole report)."""
+    order = {deployment: i for i, deployment in enumerate(dict.fromkeys(r["deployment"] for r in every))}
+    return sorted(records, key=lambda record: order[record["deployment"]])
+
+
+def _translate(identifier: str, mapping: Mapping[str, str] | None) -> str | None:
+    return identifier if mapping is None else mapping.get(identifier)
+
+
+def _proof_records(document: Mapping[str, Any]) -> list[Record]:
+    """The invariants and verdicts of a ``prove --format json`` document as comparable records."""
+    records: list[Record] = [
+        {"id": f"invariant {r['id']} ({r['variant']})", "kind": "invariant", "name": r["id"],
+         "deployment": r["variant"], "status": str(r["status"]), "threats": []}
+        for r in document.get("invariants", ())
+    ]  # fmt: skip
+    records += [
+        {"id": f"verdict {m['mitigation']} ({m['variant']})", "kind": "verdict", "name": m["mitigation"],
+         "deployment": m["variant"], "status": str(m["status"]), "threats": sorted(m.get("threats") or ())}
+        for m in document.get("mutations", ())
+    ]  # fmt: skip
+    return records
 
 
 # -- readable forms ---------------------------------------------------------------------------------------------------
@@ -413,12 +498,88 @@ def render_markdown(diff: CatalogueDiff) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _proof_label(change: Mapping[str, Any]) -> str:
+    """``verdict O-7 (no-idp → DRCT)``: the new record's name, with the old names where they differ."""
+    before, after = change["before"], change["after"]
+    name = after["name"] if before["name"] == after["name"] else f"{before['name']} → {after['name']}"
+    where = after["deployment"]
+    if before["deployment"] != where:
+        where = f"{before['deployment']} → {where}"
+    return f"{after['kind']} {name} ({where})"
+
+
+def _proof_change_details(change: Mapping[str, Any], markdown: bool) -> list[str]:
+    details = []
+    for name in change["fields"]:
+        if name == "threats":
+            gone, came = change["rows"]["gone"], change["rows"]["new"]
+            words = ["−" + ", ".join(f"~~{g}~~" if markdown else g for g in gone)] if gone else []
+            words += ["+" + ", ".join(f"**{c}**" if markdown else c for c in came)] if came else []
+            details.append(f"rows realised: {' '.join(words)}")
+        else:
+            details.append(f"{name}: {change['before'][name]} → {change['after'][name]}")
+    return details
+
+
+def _proof_groups(
+    records: Iterable[Mapping[str, Any]], renamed: Mapping[str, str]
+) -> list[tuple[str, str, list[tuple[str, list[str]]]]]:
+    """Records grouped by deployment, kind and status: [(deployment, "invariants", [(status, names)])], deployments
+    in order of appearance; a mitigation that lives on under another ID is named with it (``M-4 (now U-7)``)."""
+    groups: dict[str, dict[str, dict[str, list[str]]]] = {}
+    for record in records:
+        by_status = groups.setdefault(record["deployment"], {}).setdefault(f"{record['kind']}s", {})
+        name = record["name"]
+        if record["kind"] == "verdict" and name in renamed:
+            name = f"{name} (now {renamed[name]})"
+        by_status.setdefault(record["status"], []).append(name)
+    return [
+        (deployment, kind, list(kinds[kind].items())) for deployment, kinds in groups.items() for kind in sorted(kinds)
+    ]
+
+
+def _proof_summary(proofs: Mapping[str, Any]) -> str:
+    pairs = ", ".join(
+        f"{p['before']} → {p['after']}" for p in proofs.get("deployments", ()) if p["before"] != p["after"]
+    )
+    return (
+        f"{proofs.get('compared', 0)} compared{f' ({pairs})' if pairs else ''}, {len(proofs.get('changed', ()))} "
+        f"changed, {len(proofs.get('added', ()))} new, {len(proofs.get('removed', ()))} gone"
+    )
+
+
 def _proof_lines(proofs: Mapping[str, Any] | None, markdown: bool) -> list[str]:
+    """The proofs and verdicts that changed, then the new and the gone ones grouped by deployment and outcome."""
     if proofs is None:
         return []
-    heading = ["", "### Proofs and verdicts", ""] if markdown else ["", "Proofs and verdicts:"]
-    bullet = "- " if markdown else "  "
-    body = [f"{bullet}{p['id']}: {p['before']} → {p['after']}" for p in proofs.get("changed", ())]
-    body += [f"{bullet}{p['id']}: new, {p['status']}" for p in proofs.get("added", ())]
-    body += [f"{bullet}{p['id']}: gone (was {p['status']})" for p in proofs.get("removed", ())]
-    return [*heading, *(body or [f"{bullet}no proof or verdict changed"])]
+    changed, added, removed = proofs.get("changed", ()), proofs.get("added", ()), proofs.get("removed", ())
+    renamed = proofs.get("renamed", {})
+    if not markdown:
+        lines = ["", f"Proofs and verdicts: {_proof_summary(proofs)}"]
+        for change in changed:
+            lines.append(f"  ~ {_proof_label(change)}: {'; '.join(_proof_change_details(change, markdown=False))}")
+        for mark, records in (("+", added), ("-", removed)):
+            for deployment, kind, statuses in _proof_groups(records, renamed):
+                listed = "; ".join(f"{status}: {', '.join(names)}" for status, names in statuses)
+                lines.append(f"  {mark} {deployment} {kind}: {listed}")
+        if not changed and proofs.get("compared"):
+            lines.append("  no proof or verdict changed in the paired deployments")
+        return lines
+    lines = ["", "### Proofs and verdicts", "", f"{_proof_summary(proofs)}."]
+    if changed:
+        lines += ["", "**Changed**", "", "| Proof or verdict | What changed |", "|---|---|"]
+        lines += [
+            f"| {_cell(_proof_label(c))} | {'<br>'.join(_cell(d) for d in _proof_change_details(c, markdown=True))} |"
+            for c in changed
+        ]
+    elif proofs.get("compared"):
+        lines += ["", "No proof or verdict changed in the paired deployments."]
+    for title, records in (("New", added), ("Gone", removed)):
+        if records:
+            lines += ["", f"**{title}**", "", "| Deployment | Kind | Outcome | Entries |", "|---|---|---|---|"]
+            lines += [
+                f"| {deployment} | {kind} | {status} | {', '.join(names)} |"
+                for deployment, kind, statuses in _proof_groups(records, renamed)
+                for status, names in statuses
+            ]
+    return lines

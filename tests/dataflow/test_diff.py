@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from dataflow.catalogue import Catalogue, catalogue_from_document, catalogue_to_document
-from dataflow.diff import CatalogueDiff, diff_catalogues, proof_changes, render_markdown, render_text
+from dataflow.diff import CatalogueDiff, diff_catalogues, render_markdown, render_text, with_proofs
 from parsec_tm.cli import diff as diff_cli
 from tests.dataflow.catalogue_helpers import Document, mitigation_entry, threat_entry
 
@@ -151,24 +151,75 @@ def test_the_markdown_form_is_a_pull_request_comment(history: CatalogueDiff) -> 
     assert "[-" not in markdown
 
 
-def test_proof_and_verdict_changes_are_reported_when_both_sides_have_a_model(catalogue: Catalogue) -> None:
-    old = {
-        "invariants": [{"id": "keys-isolated", "variant": "with-idp", "status": "proved"}],
-        "mutations": [{"mitigation": "M-2", "variant": "with-idp", "status": "needed"}],
+def proof_document(invariants: list[tuple[str, str, str]], verdicts: list[tuple[str, str, str, list[str]]]) -> Document:
+    """A ``parsec-tm prove --format json`` document reduced to what the diff reads."""
+    return {
+        "invariants": [{"id": i, "variant": v, "status": s} for i, v, s in invariants],
+        "mutations": [{"mitigation": m, "variant": v, "status": s, "threats": t} for m, v, s, t in verdicts],
     }
-    new = {"invariants": [{"id": "keys-isolated", "variant": "with-idp", "status": "failed"}],
-           "mutations": [{"mitigation": "M-2", "variant": "with-idp", "status": "needed"},
-                         {"mitigation": "M-9", "variant": "JWTS", "status": "needed"}]}  # fmt: skip
-    proofs = proof_changes(old, new)
-    assert proofs == {
-        "added": [{"id": "verdict M-9 (JWTS)", "status": "needed"}],
-        "removed": [],
-        "changed": [{"id": "invariant keys-isolated (with-idp)", "before": "proved", "after": "failed"}],
-    }
-    diff = diff_catalogues(catalogue, catalogue, proofs=proofs)
-    assert not diff.empty
+
+
+def test_proofs_and_verdicts_pair_as_the_deployments_and_mitigations_do(history: CatalogueDiff) -> None:
+    old = proof_document(
+        [("tenant-isolation", "with-idp", "proved")],
+        [("M-3", "with-idp", "counterexample", ["A1-T-1"]), ("M-4", "with-idp", "outside-model", []),
+         ("O-7", "no-idp", "no-effect", [])],
+    )  # fmt: skip
+    new = proof_document(
+        [("tenant-isolation", "GNRC", "failed")],
+        [("M-3", "GNRC", "counterexample", ["A1-T-1"]), ("O-7", "DRCT", "counterexample", ["A10-S-1"]),
+         ("M-9", "JWTS", "counterexample", ["A12-I-1"])],
+    )  # fmt: skip
+    proofs = with_proofs(history, old, new).proofs
+    assert proofs is not None
+    assert [(c["id"], c["before"]["id"], c["fields"]) for c in proofs["changed"]] == [
+        ("invariant tenant-isolation (GNRC)", "invariant tenant-isolation (with-idp)", ["status"]),
+        ("verdict O-7 (DRCT)", "verdict O-7 (no-idp)", ["status", "threats"]),
+    ]
+    assert (ids(proofs["added"]), ids(proofs["removed"])) == (["verdict M-9 (JWTS)"], ["verdict M-4 (with-idp)"])
+    assert proofs["compared"] == 3
+    assert proofs["deployments"] == [{"before": "with-idp", "after": "GNRC"}, {"before": "no-idp", "after": "DRCT"}]
+    assert proofs["renamed"]["M-4"] == "U-7"
+
+    diff = with_proofs(history, old, new)
+    text = render_text(diff)
+    assert "Proofs and verdicts: 3 compared (with-idp → GNRC, no-idp → DRCT), 2 changed, 1 new, 1 gone\n" in text
+    assert "  ~ invariant tenant-isolation (with-idp → GNRC): status: proved → failed\n" in text
+    assert "  ~ verdict O-7 (no-idp → DRCT): status: no-effect → counterexample; rows realised: +A10-S-1\n" in text
+    assert "  + JWTS verdicts: counterexample: M-9\n" in text
+    assert "  - with-idp verdicts: outside-model: M-4 (now U-7)\n" in text
+    markdown = render_markdown(diff)
+    assert (
+        "| verdict O-7 (no-idp → DRCT) | status: no-effect → counterexample<br>rows realised: +**A10-S-1** |"
+        in markdown
+    )
+    assert "| with-idp | verdicts | outside-model | M-4 (now U-7) |" in markdown
     assert diff.to_document()["proofs"] == proofs
-    assert "invariant keys-isolated (with-idp): proved → failed" in render_text(diff)
+
+
+def test_a_renumbered_row_does_not_change_a_verdict(catalogue: Catalogue) -> None:
+    new_row = {
+        "id": "A4-D-1", "attacker": "A4", "stride": "D", "mitigations": ["O-8"], "assets": ["AS6"],
+        "assets_cell": "AS6", "description": "An attacker unplugs the hardware module mid-operation.",
+    }  # fmt: skip
+
+    def insert(document: Document) -> None:
+        for row in document["threats"]:
+            if row["attacker"] == "A4" and row["stride"] == "D":
+                row["id"] = f"A4-D-{int(row['id'].rsplit('-', 1)[1]) + 1}"
+        document["threats"].append(new_row)
+
+    def o8(rows: list[str]) -> Document:
+        return proof_document([], [("O-8", "with-idp", "counterexample", rows)])
+
+    diff = diff_catalogues(catalogue, edited(catalogue, insert))
+    same = with_proofs(diff, o8(["A4-D-1", "A4-S-1"]), o8(["A4-D-2", "A4-S-1"]))
+    assert same.proofs is not None and (same.proofs["changed"], same.proofs["compared"]) == ([], 1)
+    assert "  no proof or verdict changed in the paired deployments\n" in render_text(same)
+    moved = with_proofs(diff, o8(["A4-D-1", "A4-S-1"]), o8(["A4-D-1", "A4-S-1"]))
+    assert moved.proofs is not None
+    assert moved.proofs["changed"][0]["fields"] == ["threats"], "the old A4-D-1 is the new A4-D-2, not A4-D-1"
+    assert "  ~ verdict O-8 (with-idp): rows realised: −A4-D-2 +A4-D-1\n" in render_text(moved)
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
