@@ -29,6 +29,9 @@ def run(args: argparse.Namespace) -> int:
     from parsec_tm.evidence.results import ResultsError
     from parsec_tm.evidence.run import evidence_report
 
+    if args.document is not None and not args.document.is_file():
+        print(f"parsec-tm evidence: --document {args.document}: no such file", file=sys.stderr)
+        return USAGE
     try:
         report = evidence_report(
             args.results, model=args.model, catalogue=args.catalogue, variant=args.variant, proofs=args.proofs

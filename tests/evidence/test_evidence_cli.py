@@ -105,3 +105,11 @@ def test_the_current_revision_has_evidence_per_configuration(capsys: pytest.Capt
     expected = load_catalogue(model="current").variant("DRCT").threats
     assert [row["id"] for row in document["threats"]] == [t.id for t in expected]
     assert document["summary"]["variant"] == "DRCT"
+
+
+def test_a_missing_document_is_a_usage_error_named_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere.md"
+    assert main(["evidence", "--format", "sarif", "--document", str(missing), "--no-proofs"]) == 2
+    assert capsys.readouterr().err.strip() == f"parsec-tm evidence: --document {missing}: no such file"
