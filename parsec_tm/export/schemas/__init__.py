@@ -1,1 +1,1 @@
-"""Package data: the published JSON schemas of Open Threat Model 0.2.0 and Threat Dragon v2 (see SOURCES.md)."""
+"""Package data: the published JSON schemas of OTM 0.2.0, Threat Dragon v2 and SARIF 2.1.0 (see SOURCES.md)."""
