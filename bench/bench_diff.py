@@ -5,7 +5,11 @@ Measures (wall clock, best of several runs after a cold first run, printed, neve
 three renderings, and the whole ``parsec-tm diff`` command as a process. The goal is import and diff of two
 revisions under 1 s together; the figures are noisy on a shared machine.
 
-    .venv/bin/python bench/bench_diff.py [--repeat 5] [--old FILE] [--new FILE]
+Then, on its own line, the verdict diff of the two built-in models (``parsec-tm diff seed current --verdicts``): both
+models proved once (the prover's time, which dominates and has no 1 s goal), and the pairing and comparison of the
+two reports (best of several runs).
+
+    .venv/bin/python bench/bench_diff.py [--repeat 5] [--old FILE] [--new FILE] [--no-verdicts]
 
 Without --old/--new the documents are read from ``$PARSEC_TM_SHARED/seed`` (default ``../shared/seed``).
 """
@@ -22,8 +26,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from dataflow.diff import diff_catalogues, render_markdown, render_text
+from dataflow.catalogue import load_catalogue
+from dataflow.diff import diff_catalogues, render_markdown, render_text, with_proofs
 from dataflow.seed_import import parse_seed
+from parsec_tm.verdict_diff import verdict_diff
 
 GOAL_SECONDS = 1.0
 Result = TypeVar("Result")
@@ -52,6 +58,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs after the first")
     parser.add_argument("--old", type=Path, default=SHARED / "seed" / "parsec_threat_model.md")
     parser.add_argument("--new", type=Path, default=SHARED / "seed" / "revisions" / "parsec_threat_model.2024-03-25.md")
+    parser.add_argument("--no-verdicts", action="store_true", help="skip the verdict diff (it proves both models)")
     arguments = parser.parse_args()
     repeat = arguments.repeat
     old_text = arguments.old.read_text(encoding="utf-8")
@@ -80,6 +87,23 @@ def main() -> None:
         f"  import both + diff: cold {cold:.3f} s, best {warm:.3f} s; goal {GOAL_SECONDS:.0f} s "
         f"({GOAL_SECONDS / cold:.0f}x headroom cold, {GOAL_SECONDS / warm:.0f}x best)"
     )
+    if not arguments.no_verdicts:
+        verdicts(repeat)
+
+
+def verdicts(repeat: int) -> None:
+    """The verdict diff of the built-in models: proving both (once), then comparing the two reports."""
+    models = diff_catalogues(load_catalogue(model="seed"), load_catalogue(model="current"), "seed", "current")
+    started = time.perf_counter()
+    with_verdicts, reports = verdict_diff(models, "seed", "current")
+    proving = time.perf_counter() - started
+    first, best, _ = timed(lambda: with_proofs(models, reports["seed"], reports["current"]), repeat)
+    proofs = with_verdicts.proofs or {}
+    print(f"Verdict diff: seed → current ({proofs.get('compared')} compared, {len(proofs.get('changed', ()))} changed)")
+    for model, report in reports.items():
+        print(f"  prove {model:<48} {report['timing']['total_seconds']:8.1f} s")
+    line("pair and compare the two reports", first, best)
+    print(f"  verdict diff, both models proved: {proving:.1f} s (the prover's time; no goal)")
 
 
 if __name__ == "__main__":
