@@ -4,8 +4,9 @@ The model (`model.nouns.KeyAttributes`) knows a key only by its kind and usage f
 template (`refimpl.psa.types.KeyAttributes`) and real key material. This module makes both, once per kind, and
 checks what the service answers with an independent implementation (`cryptography`): a signature must verify with
 the key's public key, decrypt(encrypt(x)) must be x, an exported key must match what was imported or the public
-key the service gives, an ECDH secret must match the one computed locally. Formats are Parsec's
-(parsec-facts §3.8): ECDSA signatures are r‖s, ECC public keys uncompressed points, RSA keys PKCS#1 DER.
+key the service gives, an ECDH secret must match the one computed locally, and a TPM key's name must be the digest
+of the public area PrepareKeyAttestation gives (the verifier's TPM2_MakeCredential is done here too). Formats are
+Parsec's (parsec-facts §3.8): ECDSA signatures are r‖s, ECC public keys uncompressed points, RSA keys PKCS#1 DER.
 
 The RSA encryption kind uses OAEP with SHA-256 by default: with PKCS#1 v1.5, OpenSSL's implicit rejection (3.2
 and later) answers a forged ciphertext with a random plaintext instead of PsaErrorInvalidPadding, which Parsec's
@@ -24,6 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature, encode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from tpm2_pytss.types import TPM2B_NAME
+from tpm2_pytss.utils import NoSuchIndex, create_ek_template, make_credential
 
 from model.nouns import KeyAttributes as ModelAttributes
 from model.nouns import KeyKind, Usage
@@ -236,3 +239,38 @@ def aead_encrypt(secret: bytes, nonce: bytes, additional_data: bytes, plaintext:
 def ecdh_secret(secret: ec.EllipticCurvePrivateKey, peer_public: bytes) -> bytes:
     peer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), peer_public)
     return secret.exchange(ec.ECDH(), peer)
+
+
+# ------------------------------------------------------------------------------------- TPM key attestation
+
+TPM_NAME_HASHES = {0x0004: hashlib.sha1, 0x000B: hashlib.sha256, 0x000C: hashlib.sha384, 0x000D: hashlib.sha512}
+"""TPM_ALG_ID → hash, for a TPM name: nameAlg ‖ H_nameAlg(TPMT_PUBLIC) (TPM 2.0 Part 1, §16)."""
+
+
+def tpm_name_matches(name: bytes, public: bytes) -> bool:
+    """Whether `name` is the TPM name of the marshalled TPMT_PUBLIC `public` (its nameAlg is bytes 2–3)."""
+    algorithm = public[2:4]
+    hash_function = TPM_NAME_HASHES.get(int.from_bytes(algorithm, "big")) if len(public) >= 4 else None
+    return hash_function is not None and name == algorithm + hash_function(public).digest()
+
+
+def _no_ek_template(index: int) -> bytes:
+    raise NoSuchIndex(index)
+
+
+def seal_credential(endorsement_key: bytes, name: bytes, credential: bytes) -> tuple[bytes, bytes]:
+    """The verifier's TPM2_MakeCredential in software: `credential` sealed to the TCG default RSA 2048 EK whose
+    public key (DER PKCS#1) is `endorsement_key`, bound to the TPM name `name`; (credential blob, secret)."""
+    ek = create_ek_template("EK-RSA2048", _no_ek_template)[1]
+    public = serialization.load_der_public_key(endorsement_key)
+    if not isinstance(public, rsa.RSAPublicKey):
+        raise ValueError("the attesting key is not an RSA key")
+    ek.publicArea.unique.rsa = public.public_numbers().n.to_bytes(public.key_size // 8, "big")
+    blob, secret = make_credential(ek, credential, TPM2B_NAME(name))
+    return bytes(blob.marshal()), bytes(secret.marshal())
+
+
+def other_tpm_name(name: bytes) -> bytes:
+    """A well-formed TPM name that is not `name`: a credential bound to it fails the TPM's integrity check."""
+    hash_function = TPM_NAME_HASHES.get(int.from_bytes(name[:2], "big"), hashlib.sha256)
+    return name[:2] + hash_function(b"not " + name).digest()

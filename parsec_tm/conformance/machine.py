@@ -10,7 +10,9 @@ no second model. The same rule sends the wire operation (`refimpl.operations`) t
   says the service is down);
 * the observable result must match: key lists (names, providers, attributes) equal the model's, signatures verify
   with the exported public key, decrypt(encrypt(x)) = x, an exported key matches what was imported, the public key
-  of a key never changes (through reloads and restarts), an ECDH secret matches the one computed locally;
+  of a key never changes (through reloads and restarts), an ECDH secret matches the one computed locally, a TPM
+  key's name is its public area's digest and a credential sealed to it comes back (`AttestingMachine`, for
+  campaigns on a provider that attests keys);
 * every invariant of `properties.invariants` holds on the model's step (`violated_by`).
 
 Tenants and key names are Bundles; key names come from a small pool ("k0".."k2") so tenants keep colliding on the
@@ -41,6 +43,7 @@ from model.operations import (
     AeadEncrypt,
     AsymmetricDecrypt,
     AsymmetricEncrypt,
+    AttestKey,
     Crash,
     CrashAfterMappingRemoval,
     CrashAfterProviderWrite,
@@ -60,6 +63,7 @@ from model.operations import (
     ListProviders,
     Operation,
     Ping,
+    PrepareKeyAttestation,
     RawKeyAgreement,
     Reload,
     Request,
@@ -68,7 +72,7 @@ from model.operations import (
     SignHash,
     VerifyHash,
 )
-from model.parsec import BUFFER_SIZE_LIMIT, GENERATABLE_KINDS
+from model.parsec import BUFFER_SIZE_LIMIT, GENERATABLE_KINDS, PROVIDER_OPCODES
 from model.state import State
 from model.step import NotEnabled, Outcome, enabled, step
 from model.transitions import seed_mitigations
@@ -123,6 +127,11 @@ NO_AUTH_REQUESTS = (*DISCOVERY, "list_keys", "list_clients", "generate_key", "ex
 
 MESSAGES = (b"m", b"parsec", b"\x00" * 16, b"the same message, signed again and again")
 """What is signed, encrypted or hashed: a few fixed inputs (one draw) are enough; results are checked anyway."""
+
+ATTESTING_KEYS = (True, True, True, False)
+"""Whether an attestation request leaves the attesting key to the provider (its default, the TPM's EK): mostly."""
+OTHER_ATTESTING_KEY = "my-attesting-key"
+"""The attesting key a request names when it does not leave it to the provider (Parsec: PsaErrorNotSupported)."""
 
 AUTH_IDS = {"direct": AuthType.DIRECT, "peer": AuthType.UNIX_PEER_CREDENTIALS, "jwt-svid": AuthType.JWT_SVID}
 
@@ -220,6 +229,8 @@ class Known:
     signatures: list[tuple[bytes, bytes]] = field(default_factory=list)
     ciphertexts: list[tuple[bytes, bytes]] = field(default_factory=list)
     sealed: list[tuple[bytes, bytes, bytes, bytes]] = field(default_factory=list)
+    tpm_name: bytes | None = None
+    """Its TPM name, as PrepareKeyAttestation gave it (what a verifier binds a credential to)."""
 
 
 class ConformanceMachine(RuleBasedStateMachine):
@@ -937,12 +948,106 @@ class ConformanceMachine(RuleBasedStateMachine):
         return None
 
 
+class AttestingMachine(ConformanceMachine):
+    """The machine with Parsec's TPM key attestation rules, for campaigns on a provider that attests keys.
+
+    A separate class rather than rules with a precondition: elsewhere these rules could only ever be answered
+    PsaErrorNotSupported (settled by the model and the end-to-end tests), and a machine without them draws exactly
+    the runs it drew before they existed, so seeded campaigns on the other providers keep their paths.
+    """
+
+    def __init__(self, campaign: Campaign) -> None:
+        super().__init__(campaign)
+        self.endorsement_keys: dict[ModelProviderId, bytes] = {}
+        """The attesting key's public key each provider gave (the TPM's EK: the same for every key, every time)."""
+
+    @rule(key=ConformanceMachine.keys, route=st.sampled_from(ROUTES), default_key=st.sampled_from(ATTESTING_KEYS))
+    def prepare_key_attestation(self, key: KeyRef, route: Route, default_key: bool) -> None:
+        """PrepareKeyAttestation: the key's TPM name must be the digest of its public area, and neither it nor the
+        endorsement key may change."""
+        self._begin("prepare_key_attestation", key=key, route=route, default_key=default_key)
+        self._fetch_attestation(self._seat(key.tenant), key.name, self._provider(route), default_key)
+
+    @rule(
+        key=ConformanceMachine.keys,
+        route=st.sampled_from(ROUTES),
+        default_key=st.sampled_from(ATTESTING_KEYS),
+        authentic=st.booleans(),
+    )
+    def attest_key(self, key: KeyRef, route: Route, default_key: bool, authentic: bool) -> None:
+        """AttestKey with a credential the fuzzer sealed, as a verifier does, to the key's name (`authentic`) or to
+        another name (the TPM's integrity check fails); the credential must come back unchanged."""
+        self._begin("attest_key", key=key, route=route, default_key=default_key, authentic=authentic)
+        name = key.name
+        seat, provider = self._seat(key.tenant), self._provider(route)
+        credential = hashlib.sha256(f"{seat.label} {name} {len(self.trace)}".encode()).digest()[:16]
+        blob, secret = b"blob", b"secret"
+        if self.target is not None:
+            attestation = None
+            if default_key and self._known_before(seat, name, provider) is not None:
+                attestation = self._attestation(seat, name, provider)
+            authentic = authentic and attestation is not None
+            if attestation is not None:
+                key_name, endorsement_key = attestation
+                bound_to = key_name if authentic else c.other_tpm_name(key_name)
+                blob, secret = c.seal_credential(endorsement_key, bound_to, credential)
+        request = AttestKey(
+            seat.tenant, provider, KeyName(name), default_attesting_key=default_key, authentic=authentic
+        )
+        wire = ops.AttestKey(self.session.wire_name(name), blob, secret, None if default_key else OTHER_ATTESTING_KEY)
+        outcome, reply = self._exchange(seat, request, wire)
+        result = self._result(outcome, reply)
+        if result is not None and result.credential != credential:
+            self._fail(f"AttestKey of {name!r} did not give back the credential sealed to its name")
+
+    def _fetch_attestation(
+        self, seat: Seat, name: str, provider: ModelProviderId, default_key: bool = True
+    ) -> tuple[bytes, bytes] | None:
+        """PrepareKeyAttestation through the model and the service: (the key's TPM name, the EK's public key)."""
+        request = PrepareKeyAttestation(seat.tenant, provider, KeyName(name), default_attesting_key=default_key)
+        wire = ops.PrepareKeyAttestation(self.session.wire_name(name), None if default_key else OTHER_ATTESTING_KEY)
+        outcome, reply = self._exchange(seat, request, wire)
+        known = self._known_of(outcome)
+        if known is None or reply is None:
+            return None
+        result: ops.PrepareKeyAttestationResult = reply.result
+        if not c.tpm_name_matches(result.name, result.public):
+            self._fail(f"PrepareKeyAttestation of {name!r} gave a TPM name that is not its public area's digest")
+        endorsement_key = self.endorsement_keys.setdefault(provider, result.attesting_key_pub)
+        if result.attesting_key_pub != endorsement_key:
+            self._fail(f"PrepareKeyAttestation of {name!r} gave another endorsement key than before")
+        if known.tpm_name is None:
+            known.tpm_name = result.name
+        elif result.name != known.tpm_name:
+            self._fail(f"the TPM name of {name!r} changed: the key is not the one created under that name")
+        return result.name, endorsement_key
+
+    def _attestation(self, seat: Seat, name: str, provider: ModelProviderId) -> tuple[bytes, bytes] | None:
+        """What a verifier needs to seal a credential to the caller's key `name`, asking the service if needed."""
+        known = self._known_before(seat, name, provider)
+        endorsement_key = self.endorsement_keys.get(provider)
+        if known is not None and known.tpm_name is not None and endorsement_key is not None:
+            return known.tpm_name, endorsement_key
+        return self._fetch_attestation(seat, name, provider)
+
+
+def machine_class(campaign: Campaign) -> type[ConformanceMachine]:
+    """The machine for `campaign`: with the attestation rules when one of its providers attests keys."""
+    if any("AttestKey" in PROVIDER_OPCODES[provider] for provider in campaign.providers):
+        return AttestingMachine
+    return ConformanceMachine
+
+
 def describe_request(request: Operation, wire: ops.Operation, seat: Seat | None) -> str:
     """`PsaSignHash 'k0' on MbedCrypto as t1 (ptm-…-t1@direct)`: what a trace shows of one request."""
     inner = getattr(request, "request", request)
     name = getattr(inner, "opcode", type(inner).__name__)
     details = ""
-    key_name = getattr(wire, "key_name", None) or getattr(wire, "private_key_name", None)
+    key_name = (
+        getattr(wire, "key_name", None)
+        or getattr(wire, "private_key_name", None)
+        or getattr(wire, "attested_key_name", None)
+    )
     if key_name:
         details += f" {key_name!r}"
     if isinstance(inner, GenerateKey | ImportKey):
@@ -957,6 +1062,12 @@ def describe_request(request: Operation, wire: ops.Operation, seat: Seat | None)
     return f"{crash}{name}{details} as {who}"
 
 
-def rule_names() -> tuple[str, ...]:
-    """The names of the machine's rules (initialisers excluded), in definition order: the coverage goals."""
-    return tuple(name for name, value in vars(ConformanceMachine).items() if hasattr(value, RULE_MARKER))
+def rule_names(machine: type[ConformanceMachine] = ConformanceMachine) -> tuple[str, ...]:
+    """The names of `machine`'s rules (initialisers excluded), in definition order: the coverage goals."""
+    return tuple(
+        name
+        for klass in reversed(machine.__mro__)
+        if issubclass(klass, ConformanceMachine)
+        for name, value in vars(klass).items()
+        if hasattr(value, RULE_MARKER)
+    )

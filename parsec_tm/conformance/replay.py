@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from parsec_tm.conformance.machine import Campaign, ConformanceMachine
+from parsec_tm.conformance.machine import Campaign, ConformanceMachine, machine_class
 from parsec_tm.conformance.runner import start_software_target
 from parsec_tm.conformance.target import SocketTarget, Target
 from parsec_tm.conformance.trace import REPLAY_SOCKET_ENV, REPLAY_WORKLOAD_ENV
@@ -43,7 +43,8 @@ def replay(recipe: dict[str, Any]) -> Iterator[ConformanceMachine]:
     else:
         raise ValueError(f"unknown replay recipe {recipe!r}")
     try:
-        machine = ConformanceMachine(Campaign(target))
+        campaign = Campaign(target)
+        machine = machine_class(campaign)(campaign)
         try:
             yield machine
         finally:

@@ -24,7 +24,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from model.nouns import ProviderId as ModelProviderId
 from parsec_tm.conformance.deviations import Deviations
-from parsec_tm.conformance.machine import LIFECYCLE_PERCENT, Campaign, ConformanceMachine, rule_names
+from parsec_tm.conformance.machine import LIFECYCLE_PERCENT, Campaign, ConformanceMachine, machine_class, rule_names
 from parsec_tm.conformance.progress import Progress
 from parsec_tm.conformance.service import ServiceProcess, software_config
 from parsec_tm.conformance.settings import Budget, hypothesis_settings
@@ -117,7 +117,7 @@ def run_campaign(
         events = dict(campaign.events)
         declared = campaign.deviations.report()
         lifecycle = campaign.target is not None and campaign.lifecycle_allowed
-        covered = campaign.coverage.report(events, lifecycle=lifecycle, rules=rule_names())
+        covered = campaign.coverage.report(events, lifecycle=lifecycle, rules=rule_names(machine_class(campaign)))
         return CampaignResult(
             campaign.describe, campaign.steps, elapsed, total, divergence, flaky, events, declared, covered, budget.seed
         )
@@ -146,7 +146,7 @@ def run_campaign(
 
 def _factory(campaign: Campaign, key: bytes, seed: int | None) -> Callable[[], ConformanceMachine]:
     def machine() -> ConformanceMachine:
-        return ConformanceMachine(campaign)
+        return machine_class(campaign)(campaign)
 
     # Hypothesis keys its example database on the factory's digest: this makes the key the campaign's kind.
     machine._hypothesis_internal_add_digest = key  # type: ignore[attr-defined]
