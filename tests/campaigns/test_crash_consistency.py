@@ -63,11 +63,6 @@ def test_the_on_disk_key_info_manager_keeps_the_same_promises(service_factory: S
 
 
 @pytest.mark.threat("A6-D-1")
-@pytest.mark.xfail(
-    strict=True,
-    reason="refimpl/front/worker_processes.py: a worker does not die with its supervisor (no PR_SET_PDEATHSIG), "
-    "so after kill -9 of `parsec-tm serve --processes 2` its workers serve on beside the restarted service",
-)
 def test_kill_9_of_a_multi_process_service_takes_its_workers_with_it(
     service_factory: ServiceFactory, tmp_path: Path
 ) -> None:

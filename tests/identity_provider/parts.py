@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from spiffe._proto import workload_pb2, workload_pb2_grpc
 
 from refimpl.client.jwt_svid import JwtSvidAuthentication
 from refimpl.identity_provider.keys import Clock
 from refimpl.identity_provider.server import ServerSettings, WorkloadApiServer
 from refimpl.identity_provider.workloads import Registry, Workload, parse_workload
 from refimpl.ids import AuthType
+from refimpl.spiffe_api import workload_pb2, workload_pb2_grpc
 from tests.fixtures.other_users import for_other_users, reachable_by_everyone
 
 TRUST_DOMAIN = "example.org"

@@ -21,10 +21,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from spiffe import SpiffeId, WorkloadApiClient
 
 from refimpl.identity_provider.server import WorkloadApiServer
 from refimpl.identity_provider.workloads import parse_workload
+from refimpl.spiffe_api import SpiffeId, WorkloadApiClient
 from tests.identity_provider.parts import TENANT_A, TENANT_B, fetch_token, running_idp
 
 

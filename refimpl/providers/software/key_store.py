@@ -77,6 +77,16 @@ class StoredKey:
 
 
 def _process_exists(pid: int) -> bool:
+    """Whether `pid` is a process that can still write: a zombie (killed, not yet reaped by its new parent, as a
+    worker of a killed service is until init reaps it) or a dying process writes nothing more."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):  # no procfs here: ask the kernel whether the process exists
+        pass
+    else:
+        return state not in ("Z", "X", "x")
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

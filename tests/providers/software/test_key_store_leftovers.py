@@ -88,3 +88,20 @@ def test_only_the_temporaries_of_writers_that_are_gone_are_removed(tmp_path: Pat
 
     KeyStore(directory)
     assert temporaries(directory) == sorted(name for name, kept in planted.items() if kept)
+
+
+def test_the_temporary_of_a_killed_writer_not_yet_reaped_is_removed(tmp_path: Path) -> None:
+    """A worker of a killed `--processes N` service dies by SIGKILL and stays a zombie until its new parent reaps
+    it; its pid still exists, but it writes nothing more, so its temporary file is stale."""
+    directory = tmp_path / "keys"
+    KeyStore(directory)
+    zombie = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        zombie.send_signal(signal.SIGKILL)
+        while Path(f"/proc/{zombie.pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z":
+            threading.Event().wait(0.01)  # dead, not reaped: /proc still lists it
+        (directory / f".0000000b.key.{zombie.pid}.1.tmp").write_bytes(b"secret")
+        KeyStore(directory)
+        assert temporaries(directory) == []
+    finally:
+        zombie.wait()
