@@ -108,12 +108,12 @@ auth_type = "Direct"
 [[key_manager]]
 name = "sqlite-manager"
 manager_type = "SQLite"
-sqlite_db_path = "{directory / 'kim.sqlite3'}"
+sqlite_db_path = "{directory / "kim.sqlite3"}"
 
 [[provider]]
 provider_type = "MbedCrypto"
 key_info_manager = "sqlite-manager"
-key_store_path = "{directory / 'keys'}"
+key_store_path = "{directory / "keys"}"
 """
 
 
@@ -178,12 +178,18 @@ def prepared_requests() -> dict[str, bytes]:
     sign = SignHash(KEY_NAME, Ecdsa(Hash.SHA_256), hashlib.sha256(b"parsec-tm bench").digest())
     return {
         "Ping": encode_request(
-            Request(RequestHeader(provider=ProviderId.CORE, opcode=Opcode.PING, auth_type=AuthType.DIRECT),
-                    encode_operation(Ping()), auth)
+            Request(
+                RequestHeader(provider=ProviderId.CORE, opcode=Opcode.PING, auth_type=AuthType.DIRECT),
+                encode_operation(Ping()),
+                auth,
+            )
         ),
         "SignHash": encode_request(
-            Request(RequestHeader(provider=ProviderId.MBED_CRYPTO, opcode=Opcode.PSA_SIGN_HASH,
-                                  auth_type=AuthType.DIRECT), encode_operation(sign), auth)
+            Request(
+                RequestHeader(provider=ProviderId.MBED_CRYPTO, opcode=Opcode.PSA_SIGN_HASH, auth_type=AuthType.DIRECT),
+                encode_operation(sign),
+                auth,
+            )
         ),
     }
 
@@ -271,19 +277,30 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per workload (default 5)")
     parser.add_argument("--threads", type=int, default=4, help="client threads (default 4, as the issue asks)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
-                        help="the service's thread_pool_size (default: CPUs, Parsec's default)")
-    parser.add_argument("--processes", default="1,2",
-                        help="comma-separated `serve --processes` values to measure side by side (default 1,2)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="the service's thread_pool_size (default: CPUs, Parsec's default)",
+    )
+    parser.add_argument(
+        "--processes",
+        default="1,2",
+        help="comma-separated `serve --processes` values to measure side by side (default 1,2)",
+    )
     parser.add_argument("--log-level", default="info", help="the service's log_level (info writes the M-4 events)")
     args = parser.parse_args()
     if os.environ.get("PARSEC_BIN"):
-        print("PARSEC_BIN is set, but driving a Parsec binary needs its own config and provider set-up; "
-              "this script measures parsec-tm only and prints Parsec's reference figures.")
+        print(
+            "PARSEC_BIN is set, but driving a Parsec binary needs its own config and provider set-up; "
+            "this script measures parsec-tm only and prints Parsec's reference figures."
+        )
     requests = prepared_requests()
-    print(f"parsec-tm serve, software provider, Direct auth, {args.threads} client threads, one connection per "
-          f"request, thread_pool_size {args.workers}, log_level {args.log_level}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f} at start")
+    print(
+        f"parsec-tm serve, software provider, Direct auth, {args.threads} client threads, one connection per "
+        f"request, thread_pool_size {args.workers}, log_level {args.log_level}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f} at start"
+    )
     results: dict[str, dict[str, Figures]] = {}
     for processes in (int(value) for value in args.processes.split(",")):
         label = f"parsec-tm, {processes} process{'es' if processes > 1 else ''}"
@@ -302,8 +319,10 @@ def main() -> int:
     for label, measured in results.items():
         processes = int(label.split(", ")[1].split()[0])
         for name, figures in measured.items():
-            print(f"  {label:<34} {name:<9} {figures.quiet_machine_rate(processes):>9,.0f} ops/s   "
-                  f"(client {figures.client_cpu_us:.0f} + service {figures.service_cpu_us:.0f} µs CPU per request)")
+            print(
+                f"  {label:<34} {name:<9} {figures.quiet_machine_rate(processes):>9,.0f} ops/s   "
+                f"(client {figures.client_cpu_us:.0f} + service {figures.service_cpu_us:.0f} µs CPU per request)"
+            )
     print("Ratios against Parsec with idle_listener_sleep_duration = 1 (indicative: not measured side by side):")
     baseline = PARSEC_REFERENCE["idle_listener_sleep_duration = 1"]
     for label, measured in results.items():

@@ -26,6 +26,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         lines = [f"  {identifier}: {', '.join(nodeids[:3])}" for identifier, nodeids in sorted(unknown.items())]
         raise pytest.UsageError(
             "@pytest.mark.threat names IDs that are in none of the built-in threat models "
-            f"({', '.join(BUILTIN_MODELS)}):\n"
-            + "\n".join(lines)
+            f"({', '.join(BUILTIN_MODELS)}):\n" + "\n".join(lines)
         )

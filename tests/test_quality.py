@@ -1,4 +1,4 @@
-"""The code-quality gates, run as part of the suite so CI enforces them: ruff (lint) and mypy (types)."""
+"""The code-quality gates, run as part of the suite so CI enforces them: ruff (lint and format) and mypy (types)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ def run(*command: str) -> subprocess.CompletedProcess[str]:
 def test_ruff_reports_nothing() -> None:
     result = run(sys.executable, "-m", "ruff", "check", ".")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_would_change_nothing() -> None:
+    result = run(sys.executable, "-m", "ruff", "format", "--check", ".")
+    assert result.returncode == 0, result.stdout + result.stderr + "\nrun `.venv/bin/ruff format .`"
 
 
 def test_mypy_strict_reports_nothing() -> None:

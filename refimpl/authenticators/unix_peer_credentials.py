@@ -31,7 +31,5 @@ class UnixPeerCredentialsAuthenticator(Authenticator):
             raise ParsecError(Status.AUTHENTICATION_ERROR, "no peer credentials on this connection")
         declared = int.from_bytes(auth, "little")
         if declared != peer.uid:
-            raise ParsecError(
-                Status.AUTHENTICATION_ERROR, f"declared UID {declared} is not the peer's UID {peer.uid}"
-            )
+            raise ParsecError(Status.AUTHENTICATION_ERROR, f"declared UID {declared} is not the peer's UID {peer.uid}")
         return ApplicationIdentity.of(str(peer.uid), AuthType.UNIX_PEER_CREDENTIALS)

@@ -48,9 +48,7 @@ class OnDiskKeyInfoManager(KeyInfoManager):
     `authenticator_id` is the configured authenticator, given to identities read from disk.
     """
 
-    def __init__(
-        self, name: str, root: Path, providers: Mapping[str, ProviderIdentity], authenticator_id: int
-    ) -> None:
+    def __init__(self, name: str, root: Path, providers: Mapping[str, ProviderIdentity], authenticator_id: int) -> None:
         self.name = name
         self.root = root
         self._providers = dict(providers)

@@ -109,9 +109,17 @@ class SQLiteKeyInfoManager(KeyInfoManager):
             "SELECT authenticator_id, application_name, key_name, provider_uuid, provider_name, "
             "key_id, key_id_version, key_attributes, key_attributes_version FROM key_mapping"
         )
-        for auth_id, app_name, key_name, uuid, provider, key_id, id_version, attributes, attr_version in (
-            self._db.execute(query)
-        ):
+        for (
+            auth_id,
+            app_name,
+            key_name,
+            uuid,
+            provider,
+            key_id,
+            id_version,
+            attributes,
+            attr_version,
+        ) in self._db.execute(query):
             where = f"row ({auth_id}, {quoted(app_name)}, {quoted(key_name)})"
             if id_version != KEY_ID_VERSION or attr_version != KEY_ATTRIBUTES_VERSION:
                 raise ValueError(

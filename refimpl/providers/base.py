@@ -298,6 +298,7 @@ def provider_class(provider_type: str) -> type[Provider]:
         known = ", ".join(sorted(PROVIDER_MODULES))
         raise KeyError(f"provider_type {provider_type!r} is not supported here (supported: {known})") from None
 
+
 P = TypeVar("P", bound=type[Provider])
 
 

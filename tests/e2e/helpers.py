@@ -33,8 +33,15 @@ def raw_client_command(user: UnixUser, socket_path: Path, *, init_groups: bool =
     login would give them.
     """
     groups = "--init-groups" if init_groups else "--clear-groups"
-    return ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", groups,
-            SYSTEM_PYTHON, str(for_other_users(RAW_CLIENT)), str(socket_path)]
+    return [
+        "setpriv",
+        f"--reuid={user.uid}",
+        f"--regid={user.gid}",
+        groups,
+        SYSTEM_PYTHON,
+        str(for_other_users(RAW_CLIENT)),
+        str(socket_path),
+    ]
 
 
 def raw_client_as(
@@ -43,8 +50,12 @@ def raw_client_as(
     """Run the raw client as `user` on `requests`, however it ends."""
     command = raw_client_command(user, socket_path, init_groups=init_groups)
     return subprocess.run(
-        command, input="".join(request.hex() + "\n" for request in requests), capture_output=True, text=True,
-        timeout=120, check=False,
+        command,
+        input="".join(request.hex() + "\n" for request in requests),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -63,5 +74,9 @@ def serve_once(directory: Path, config_text: str, *arguments: str) -> subprocess
     config.write_text(config_text)
     return subprocess.run(
         [sys.executable, "-m", "parsec_tm.cli.serve", "--config", str(config), *arguments],
-        cwd=directory, capture_output=True, text=True, timeout=60, check=False,
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )

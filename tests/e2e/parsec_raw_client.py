@@ -48,9 +48,22 @@ def request(
 ) -> bytes:
     """header ‖ body ‖ auth; every header field can be set to a wrong value."""
     header = HEADER.pack(
-        magic, header_size, version[0], version[1], flags, provider, session, content_type, accept_type, auth_type,
-        len(body) if body_len is None else body_len, len(auth) if auth_len is None else auth_len, opcode, status,
-        reserved[0], reserved[1],
+        magic,
+        header_size,
+        version[0],
+        version[1],
+        flags,
+        provider,
+        session,
+        content_type,
+        accept_type,
+        auth_type,
+        len(body) if body_len is None else body_len,
+        len(auth) if auth_len is None else auth_len,
+        opcode,
+        status,
+        reserved[0],
+        reserved[1],
     )
     return header + body + auth
 
@@ -79,8 +92,24 @@ def parse(reply: bytes) -> tuple[dict[str, int], bytes]:
     """A reply's header fields and body; raises ValueError if it is not one well-formed response."""
     if len(reply) < HEADER.size:
         raise ValueError(f"reply of {len(reply)} bytes is shorter than a header")
-    names = ("magic", "header_size", "version_maj", "version_min", "flags", "provider", "session", "content_type",
-             "accept_type", "auth_type", "body_len", "auth_len", "opcode", "status", "reserved1", "reserved2")
+    names = (
+        "magic",
+        "header_size",
+        "version_maj",
+        "version_min",
+        "flags",
+        "provider",
+        "session",
+        "content_type",
+        "accept_type",
+        "auth_type",
+        "body_len",
+        "auth_len",
+        "opcode",
+        "status",
+        "reserved1",
+        "reserved2",
+    )
     fields = dict(zip(names, HEADER.unpack_from(reply), strict=True))
     body = reply[HEADER.size :]
     if fields["magic"] != MAGIC or fields["header_size"] != 30 or len(body) != fields["body_len"]:

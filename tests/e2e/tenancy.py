@@ -53,8 +53,10 @@ def tenant_name(index: int) -> str:
 @contextmanager
 def workload_api_for(me: int, tenant_users: tuple[UnixUser, ...]) -> Iterator[WorkloadApiServer]:
     """The identity provider of the end-to-end tests, on a socket every tenant user can reach."""
-    with short_tempdir() as directory, running_idp(directory / "agent.sock",
-                                                   workloads=registrations(me, tenant_users)) as server:
+    with (
+        short_tempdir() as directory,
+        running_idp(directory / "agent.sock", workloads=registrations(me, tenant_users)) as server,
+    ):
         yield server
 
 

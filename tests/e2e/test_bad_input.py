@@ -25,8 +25,9 @@ from tests.fixtures.service import ServiceFactory, ServiceHandle, ServiceOptions
 pytestmark = pytest.mark.e2e
 
 ECDSA = t.Ecdsa(t.Hash.SHA_256)
-P256 = t.KeyAttributes(t.EccKeyPair(t.EccFamily.SECP_R1), 256,
-                       t.KeyPolicy(t.UsageFlags(sign_hash=True, verify_hash=True), ECDSA))
+P256 = t.KeyAttributes(
+    t.EccKeyPair(t.EccFamily.SECP_R1), 256, t.KeyPolicy(t.UsageFlags(sign_hash=True, verify_hash=True), ECDSA)
+)
 DIGEST = hashlib.sha256(b"bad input").digest()
 KNOWN_STATUSES = {int(status) for status in Status}
 KNOWN_OPCODES = {int(opcode) for opcode in Opcode}

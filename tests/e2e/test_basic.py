@@ -35,20 +35,27 @@ def ping(auth_type: int = raw.DIRECT, **overrides: Any) -> bytes:
 @pytest.mark.threat("A1-E-1", "M-5")
 @pytest.mark.parametrize(
     ("name", "data", "status", "early"),
-    [pytest.param(*case, id=case[0]) for case in [
-        ("invalid_provider", raw.request(0xFF, raw.PING, auth_type=raw.DIRECT, auth=APP), 6, True),
-        ("provider_not_registered",
-         raw.request(raw.TPM, raw.GENERATE_RANDOM, raw.field_varint(1, 32), raw.DIRECT, APP), 5, False),
-        ("invalid_content_type", ping(content_type=0xFF), 2, True),
-        ("invalid_accept_type", ping(accept_type=0xFF), 3, True),
-        ("invalid_opcode", raw.request(raw.CORE, 0xFFFF, auth_type=raw.DIRECT, auth=APP), 9, True),
-        ("invalid_authenticator", ping(auth_type=0xFF), 12, True),
-        ("authenticator_not_registered", ping(auth_type=raw.JWT), 13, False),
-        ("reserved_fields_not_zero1", ping(reserved=(1, 0)), 17, True),
-        ("reserved_fields_not_zero2", ping(reserved=(0, 1)), 17, True),
-        ("bad_version", ping(version=(2, 0)), 4, True),
-        ("bad_magic", ping(magic=0xDEADBEEF), 17, True),
-    ]],
+    [
+        pytest.param(*case, id=case[0])
+        for case in [
+            ("invalid_provider", raw.request(0xFF, raw.PING, auth_type=raw.DIRECT, auth=APP), 6, True),
+            (
+                "provider_not_registered",
+                raw.request(raw.TPM, raw.GENERATE_RANDOM, raw.field_varint(1, 32), raw.DIRECT, APP),
+                5,
+                False,
+            ),
+            ("invalid_content_type", ping(content_type=0xFF), 2, True),
+            ("invalid_accept_type", ping(accept_type=0xFF), 3, True),
+            ("invalid_opcode", raw.request(raw.CORE, 0xFFFF, auth_type=raw.DIRECT, auth=APP), 9, True),
+            ("invalid_authenticator", ping(auth_type=0xFF), 12, True),
+            ("authenticator_not_registered", ping(auth_type=raw.JWT), 13, False),
+            ("reserved_fields_not_zero1", ping(reserved=(1, 0)), 17, True),
+            ("reserved_fields_not_zero2", ping(reserved=(0, 1)), 17, True),
+            ("bad_version", ping(version=(2, 0)), 4, True),
+            ("bad_magic", ping(magic=0xDEADBEEF), 17, True),
+        ]
+    ],
 )
 def test_raw_header_faults_get_parsecs_status(
     service: ServiceHandle, name: str, data: bytes, status: int, early: bool

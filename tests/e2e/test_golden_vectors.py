@@ -95,8 +95,11 @@ def replay(send: Send, suffix: str, auth_type: int, auth: bytes) -> None:
     same_header_except_length(signed, golden("psa_sign_hash.resp.bin"))
     signature = decode_result(Opcode.PSA_SIGN_HASH, body_of(signed)).signature
     key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
-    key.verify(encode_dss_signature(int.from_bytes(signature[:32]), int.from_bytes(signature[32:])), b"abc",
-               ec.ECDSA(hashes.SHA256()))  # the vector signs SHA-256("abc")
+    key.verify(
+        encode_dss_signature(int.from_bytes(signature[:32]), int.from_bytes(signature[32:])),
+        b"abc",
+        ec.ECDSA(hashes.SHA256()),
+    )  # the vector signs SHA-256("abc")
     assert vector("psa_verify_hash") == golden("err_psa_invalid_signature.resp.bin")  # its signature is made up
     assert vector("psa_destroy_key") == golden("psa_destroy_key.resp.bin")
     assert vector("psa_sign_hash") == golden("err_psa_does_not_exist.resp.bin")
@@ -134,8 +137,12 @@ def test_direct_vectors_get_parsecs_replies(service_factory: ServiceFactory) -> 
 @pytest.mark.threat("A1-E-1", "M-5")
 def test_peer_vectors_get_parsecs_replies_as_uid_1000(service_factory: ServiceFactory) -> None:
     service = service_factory(ServiceOptions(auth_type="UnixPeerCredentials", admins=()))
-    replay(lambda data: run_as(UID_1000, service.socket_path, [data])[0], ".peer.req.bin",
-           raw.UNIX_PEER_CREDENTIALS, UID_1000.auth)
+    replay(
+        lambda data: run_as(UID_1000, service.socket_path, [data])[0],
+        ".peer.req.bin",
+        raw.UNIX_PEER_CREDENTIALS,
+        UID_1000.auth,
+    )
 
 
 @pytest.fixture(scope="module")

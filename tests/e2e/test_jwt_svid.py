@@ -43,8 +43,9 @@ from tests.identity_provider.tokens import REFUSED_TOKENS
 pytestmark = pytest.mark.e2e
 
 ECDSA = t.Ecdsa(t.Hash.SHA_256)
-P256 = t.KeyAttributes(t.EccKeyPair(t.EccFamily.SECP_R1), 256,
-                       t.KeyPolicy(t.UsageFlags(sign_hash=True, verify_hash=True), ECDSA))
+P256 = t.KeyAttributes(
+    t.EccKeyPair(t.EccFamily.SECP_R1), 256, t.KeyPolicy(t.UsageFlags(sign_hash=True, verify_hash=True), ECDSA)
+)
 DIGEST = hashlib.sha256(b"tenant at work").digest()
 FLOOD = 60
 """Requests per flood: each on its own connection, as a client of Parsec's protocol sends them."""
@@ -74,11 +75,10 @@ class Flooded:
 
 
 @pytest.fixture(scope="module")
-def flooded(
-    workload_api: WorkloadApiServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Flooded]:
-    jwt_svid = AuthenticatorOptions("JwtSvid", (spiffe_id("admin"),),
-                                    {"workload_endpoint": workload_api.endpoint, "max_failures": 10**9})
+def flooded(workload_api: WorkloadApiServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flooded]:
+    jwt_svid = AuthenticatorOptions(
+        "JwtSvid", (spiffe_id("admin"),), {"workload_endpoint": workload_api.endpoint, "max_failures": 10**9}
+    )
     with running_services(tmp_path_factory.mktemp("flooded")) as start:
         service = start(ServiceOptions(authenticators=(jwt_svid,)))
         tenancy = Tenancy("jwt-svid", service, workload_api.endpoint)
@@ -101,16 +101,24 @@ def with_status(make: TokenFactory, status: Status) -> Callable[[WorkloadApiServ
 
 
 BAD_AUTH_FIELDS = [
-    pytest.param(with_status(cast(TokenFactory, case.values[0]), Status.AUTHENTICATION_ERROR), id=case.id,
-                 marks=case.marks)
+    pytest.param(
+        with_status(cast(TokenFactory, case.values[0]), Status.AUTHENTICATION_ERROR), id=case.id, marks=case.marks
+    )
     for case in REFUSED_TOKENS
 ] + [
-    pytest.param(with_status(lambda idp: b"", Status.AUTHENTICATION_ERROR), id="empty",
-                 marks=pytest.mark.threat("A1-S-2", "M-2")),
-    pytest.param(with_status(lambda idp: b"\xc3\x28.\xff", Status.INVALID_ENCODING), id="not-utf8",
-                 marks=pytest.mark.threat("A1-E-1", "M-5")),
-    pytest.param(with_status(lambda idp: "e" * 30_000 + "." + "f" * 30_000 + ".", Status.AUTHENTICATION_ERROR),
-                 id="oversized", marks=pytest.mark.threat("A1-D-2", "M-5")),
+    pytest.param(
+        with_status(lambda idp: b"", Status.AUTHENTICATION_ERROR), id="empty", marks=pytest.mark.threat("A1-S-2", "M-2")
+    ),
+    pytest.param(
+        with_status(lambda idp: b"\xc3\x28.\xff", Status.INVALID_ENCODING),
+        id="not-utf8",
+        marks=pytest.mark.threat("A1-E-1", "M-5"),
+    ),
+    pytest.param(
+        with_status(lambda idp: "e" * 30_000 + "." + "f" * 30_000 + ".", Status.AUTHENTICATION_ERROR),
+        id="oversized",
+        marks=pytest.mark.threat("A1-D-2", "M-5"),
+    ),
 ]
 
 
@@ -125,7 +133,10 @@ def test_a_flood_of_refused_tokens_neither_crashes_nor_stops_other_tenants(
     request = raw.request(raw.CORE, raw.LIST_KEYS, b"", raw.JWT_SVID, auth)
     flooder = subprocess.Popen(
         raw_client_command(unix_users[1], flooded.service.socket_path),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert flooder.stdin is not None and flooder.stdout is not None and flooder.stderr is not None
     flooder.stdin.write((request.hex() + "\n") * (FLOOD - 1))  # the flood runs while the tenant works …
@@ -158,11 +169,13 @@ def test_a_flood_of_refused_tokens_neither_crashes_nor_stops_other_tenants(
 def three_authenticators(
     service_factory: ServiceFactory, provider_table: dict[str, Any], workload_api: WorkloadApiServer
 ) -> tuple[ServiceHandle, Tenancy]:
-    options = ServiceOptions(authenticators=(
-        AuthenticatorOptions("UnixPeerCredentials", ("0",)),
-        AuthenticatorOptions("Direct", ("admin",)),
-        AuthenticatorOptions("JwtSvid", (spiffe_id("admin"),), {"workload_endpoint": workload_api.endpoint}),
-    )).with_providers(provider_table)
+    options = ServiceOptions(
+        authenticators=(
+            AuthenticatorOptions("UnixPeerCredentials", ("0",)),
+            AuthenticatorOptions("Direct", ("admin",)),
+            AuthenticatorOptions("JwtSvid", (spiffe_id("admin"),), {"workload_endpoint": workload_api.endpoint}),
+        )
+    ).with_providers(provider_table)
     service = service_factory(options)
     tenancy = Tenancy("jwt-svid", service, workload_api.endpoint)
     tenancy.wait_until_trusted()
@@ -177,11 +190,13 @@ def status_of(call: Callable[[], Any]) -> Status:
 
 @pytest.mark.threat("A1-S-1")
 def test_three_authenticators_keep_their_tenants_keys_apart(
-    three_authenticators: tuple[ServiceHandle, Tenancy]
+    three_authenticators: tuple[ServiceHandle, Tenancy],
 ) -> None:
     service, jwt = three_authenticators
     assert [info.id for info in service.client().list_authenticators()] == [
-        AuthType.UNIX_PEER_CREDENTIALS, AuthType.DIRECT, AuthType.JWT_SVID
+        AuthType.UNIX_PEER_CREDENTIALS,
+        AuthType.DIRECT,
+        AuthType.JWT_SVID,
     ]
     alice = spiffe_id("alice")
     peer_root = service.client(auth=UnixPeerCredentials(0))  # the application "0" of UnixPeerCredentials
@@ -221,12 +236,15 @@ def test_three_authenticators_keep_their_tenants_keys_apart(
 
 
 def test_several_authenticators_with_an_on_disk_store_do_not_start(tmp_path: Path) -> None:
-    options = ServiceOptions(manager_type="OnDisk", authenticators=(
-        AuthenticatorOptions("Direct", ("admin",)), AuthenticatorOptions("UnixPeerCredentials", ("0",))
-    ))
+    options = ServiceOptions(
+        manager_type="OnDisk",
+        authenticators=(
+            AuthenticatorOptions("Direct", ("admin",)),
+            AuthenticatorOptions("UnixPeerCredentials", ("0",)),
+        ),
+    )
     result = serve_once(tmp_path, render_config(options, tmp_path, tmp_path / "s.sock"))
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("parsec-tm serve: invalid configuration: key_manager[0] (kim).manager_type: OnDisk cannot")
     assert 'Use manager_type = "SQLite"' in last
-

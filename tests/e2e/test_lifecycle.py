@@ -30,8 +30,9 @@ from tests.fixtures.service import REPO_ROOT, ServiceFactory, ServiceHandle, Ser
 pytestmark = pytest.mark.e2e
 
 ECDSA = t.Ecdsa(t.Hash.SHA_256)
-P256 = t.KeyAttributes(t.EccKeyPair(t.EccFamily.SECP_R1), 256,
-                       t.KeyPolicy(t.UsageFlags(sign_hash=True, verify_hash=True), ECDSA))
+P256 = t.KeyAttributes(
+    t.EccKeyPair(t.EccFamily.SECP_R1), 256, t.KeyPolicy(t.UsageFlags(sign_hash=True, verify_hash=True), ECDSA)
+)
 DIGEST = hashlib.sha256(b"life cycle").digest()
 
 
@@ -169,8 +170,13 @@ def test_socket_activation_uses_the_passed_socket(tmp_path: Path) -> None:
         "os.environ['LISTEN_FDS'] = '1'; "
         "os.execv(sys.executable, [sys.executable, '-m', 'parsec_tm.cli.serve', '--config', sys.argv[2]])"
     )
-    process = subprocess.Popen([sys.executable, "-c", launcher, str(listener.fileno()), str(config)], cwd=REPO_ROOT,
-                               pass_fds=(listener.fileno(),), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-c", launcher, str(listener.fileno()), str(config)],
+        cwd=REPO_ROOT,
+        pass_fds=(listener.fileno(),),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     listener.close()
     try:
         client = BasicClient(f"unix:{activated}", timeout=60)

@@ -26,8 +26,9 @@ LINE = re.compile(
 SECRET_KEY = bytes.fromhex("c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721")
 PLAINTEXT = b"top secret plaintext"
 ECDSA = t.Ecdsa(t.Hash.SHA_256)
-EXPORTABLE = t.KeyAttributes(t.EccKeyPair(t.EccFamily.SECP_R1), 256,
-                             t.KeyPolicy(t.UsageFlags(export=True, sign_hash=True), ECDSA))
+EXPORTABLE = t.KeyAttributes(
+    t.EccKeyPair(t.EccFamily.SECP_R1), 256, t.KeyPolicy(t.UsageFlags(export=True, sign_hash=True), ECDSA)
+)
 
 
 def renderings(secret: bytes) -> list[str]:
@@ -46,8 +47,11 @@ def test_m4_events_m7_components_and_no_secrets(service_factory: ServiceFactory)
     assert alice.psa_export_key("exportable") == SECRET_KEY
     alice.psa_sign_hash("exportable", bytes(32), ECDSA)
     gcm = t.AeadDefaultTag(t.AeadWithDefaultLengthTag.GCM)
-    alice.psa_import_key("aes", bytes(range(32)), t.KeyAttributes(
-        t.Aes(), 256, t.KeyPolicy(t.UsageFlags(encrypt=True, decrypt=True), gcm)))
+    alice.psa_import_key(
+        "aes",
+        bytes(range(32)),
+        t.KeyAttributes(t.Aes(), 256, t.KeyPolicy(t.UsageFlags(encrypt=True, decrypt=True), gcm)),
+    )
     body = raw.request(raw.MBED_CRYPTO, 0x11, b"", raw.DIRECT, b"alice")  # AeadEncrypt, empty body: an error
     raw.exchange(str(service.socket_path), body)
     alice.psa_aead_encrypt("aes", gcm, bytes(12), b"", PLAINTEXT)
@@ -75,8 +79,9 @@ def test_m4_events_m7_components_and_no_secrets(service_factory: ServiceFactory)
 def test_a_client_chosen_name_cannot_forge_a_log_line(service_factory: ServiceFactory) -> None:
     service = service_factory()
     forged = "mallory\n2026-01-01T00:00:00.000Z [INFO  refimpl.service] Parsec is now terminated."
-    reply = raw.exchange(str(service.socket_path), raw.request(raw.CORE, raw.LIST_KEYS, auth_type=raw.DIRECT,
-                                                               auth=forged.encode()))
+    reply = raw.exchange(
+        str(service.socket_path), raw.request(raw.CORE, raw.LIST_KEYS, auth_type=raw.DIRECT, auth=forged.encode())
+    )
     assert raw.status_of(reply) == 0
     log = service.log_text()
     assert not any(line.startswith("2026-01-01T00:00:00.000Z") for line in log.splitlines())
@@ -87,7 +92,9 @@ def test_a_client_chosen_name_cannot_forge_a_log_line(service_factory: ServiceFa
 @pytest.mark.threat("A4-R-1", "A5-R-1", "M-4")
 @pytest.mark.parametrize("kind", [kind for kind in PROVIDER_KINDS if kind != "software"])
 def test_hardware_commands_are_logged_with_the_application(
-    service_factory: ServiceFactory, kind: str, request: pytest.FixtureRequest,
+    service_factory: ServiceFactory,
+    kind: str,
+    request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """The last two M-4 events, on the providers that drive a (simulated) hardware module."""

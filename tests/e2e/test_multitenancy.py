@@ -61,8 +61,10 @@ def test_tenants_with_the_same_key_name_are_isolated(
     else:
         workload_api = request.getfixturevalue("workload_api")
         service = jwt_svid_service(service_factory, provider_table, workload_api)
-        credentials = {user: (raw.JWT_SVID, token_fetched_as(user, workload_api.endpoint, tenant_name(index)).encode())
-                       for index, user in enumerate(unix_users)}
+        credentials = {
+            user: (raw.JWT_SVID, token_fetched_as(user, workload_api.endpoint, tenant_name(index)).encode())
+            for index, user in enumerate(unix_users)
+        }
     provider = provider_id(service)
 
     def req(user: UnixUser, opcode: int, body: bytes, to: int = provider) -> bytes:
@@ -70,13 +72,19 @@ def test_tenants_with_the_same_key_name_are_isolated(
         return raw.request(to, opcode, body, auth_type, auth)
 
     assert statuses(a, service, req(a, raw.GENERATE_KEY, raw.generate_key("shared"))) == [0]
-    assert statuses(b, service,
-                    req(b, raw.SIGN_HASH, raw.sign_hash("shared", DIGEST)),
-                    req(b, raw.EXPORT_PUBLIC_KEY, raw.key_name_only("shared")),
-                    req(b, raw.DESTROY_KEY, raw.key_name_only("shared")),
-                    req(b, raw.GENERATE_KEY, raw.generate_key("shared"))) == [1140, 1140, 1140, 0]
-    replies = run_as(a, service.socket_path, [req(a, raw.LIST_KEYS, b"", raw.CORE),
-                                              req(a, raw.DESTROY_KEY, raw.key_name_only("shared"))])
+    assert statuses(
+        b,
+        service,
+        req(b, raw.SIGN_HASH, raw.sign_hash("shared", DIGEST)),
+        req(b, raw.EXPORT_PUBLIC_KEY, raw.key_name_only("shared")),
+        req(b, raw.DESTROY_KEY, raw.key_name_only("shared")),
+        req(b, raw.GENERATE_KEY, raw.generate_key("shared")),
+    ) == [1140, 1140, 1140, 0]
+    replies = run_as(
+        a,
+        service.socket_path,
+        [req(a, raw.LIST_KEYS, b"", raw.CORE), req(a, raw.DESTROY_KEY, raw.key_name_only("shared"))],
+    )
     assert [raw.status_of(reply) for reply in replies] == [0, 0]
     key_infos = [info for number, info in raw.read_fields(raw.parse(replies[0])[1]) if number == 1]
     assert [dict(raw.read_fields(info))[2] for info in key_infos] == [b"shared"]  # A sees its own key only
@@ -88,6 +96,14 @@ def test_tenants_with_the_same_key_name_are_isolated(
 def test_a_tenant_cannot_claim_another_uid(service: ServiceHandle, unix_users: tuple[UnixUser, UnixUser]) -> None:
     a, b = unix_users
     claims = [b.auth, (0).to_bytes(4, "little"), a.auth[:3], a.auth + b"\0"]
-    requests = [raw.request(raw.CORE, raw.LIST_CLIENTS if claim[:4] == bytes(4) else raw.LIST_KEYS, b"",
-                            raw.UNIX_PEER_CREDENTIALS, claim) for claim in claims]
+    requests = [
+        raw.request(
+            raw.CORE,
+            raw.LIST_CLIENTS if claim[:4] == bytes(4) else raw.LIST_KEYS,
+            b"",
+            raw.UNIX_PEER_CREDENTIALS,
+            claim,
+        )
+        for claim in claims
+    ]
     assert statuses(a, service, *requests) == [11, 11, 11, 11]

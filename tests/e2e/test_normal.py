@@ -34,7 +34,8 @@ pytestmark = pytest.mark.e2e
 
 ECDSA = t.Ecdsa(t.Hash.SHA_256)
 P256 = t.KeyAttributes(
-    t.EccKeyPair(t.EccFamily.SECP_R1), 256,
+    t.EccKeyPair(t.EccFamily.SECP_R1),
+    256,
     t.KeyPolicy(t.UsageFlags(sign_hash=True, verify_hash=True, sign_message=True, verify_message=True), ECDSA),
 )
 DIGEST = hashlib.sha256(b"the message").digest()
@@ -114,7 +115,11 @@ def test_discovery(client: BasicClient, tenancy: Tenancy) -> None:
     assert providers[-1].id == ProviderId.CORE and len(providers) == 2
     assert client.ping() == (1, 0)
     assert client.list_opcodes(ProviderId.CORE) == {
-        Opcode.PING, Opcode.LIST_PROVIDERS, Opcode.LIST_OPCODES, Opcode.LIST_AUTHENTICATORS, Opcode.LIST_KEYS
+        Opcode.PING,
+        Opcode.LIST_PROVIDERS,
+        Opcode.LIST_OPCODES,
+        Opcode.LIST_AUTHENTICATORS,
+        Opcode.LIST_KEYS,
     }
     assert Opcode.PSA_GENERATE_KEY in client.list_opcodes(providers[0].id)
     assert [info.id for info in client.list_authenticators()] == [EXPECTED_AUTHENTICATOR[tenancy.kind]]
@@ -173,8 +178,10 @@ def test_policy_is_enforced(client: BasicClient) -> None:
     verify_only = t.KeyAttributes(P256.key_type, 256, t.KeyPolicy(t.UsageFlags(verify_hash=True), ECDSA))
     client.psa_generate_key(name, verify_only)
     assert status_of(lambda: client.psa_sign_hash(name, DIGEST, ECDSA)) is Status.PSA_ERROR_NOT_PERMITTED
-    assert status_of(lambda: client.psa_export_key(name)) in {Status.PSA_ERROR_NOT_PERMITTED,
-                                                             Status.PSA_ERROR_NOT_SUPPORTED}
+    assert status_of(lambda: client.psa_export_key(name)) in {
+        Status.PSA_ERROR_NOT_PERMITTED,
+        Status.PSA_ERROR_NOT_SUPPORTED,
+    }
     client.psa_destroy_key(name)
 
 
@@ -209,8 +216,9 @@ def test_import_a_public_key_and_verify_with_it(client: BasicClient) -> None:
     private = ec.generate_private_key(ec.SECP256R1())
     point = private.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     name = fresh("public")
-    attributes = t.KeyAttributes(t.EccPublicKey(t.EccFamily.SECP_R1), 256,
-                                 t.KeyPolicy(t.UsageFlags(verify_hash=True), ECDSA))
+    attributes = t.KeyAttributes(
+        t.EccPublicKey(t.EccFamily.SECP_R1), 256, t.KeyPolicy(t.UsageFlags(verify_hash=True), ECDSA)
+    )
     client.psa_import_key(name, point, attributes)
     r, s = decode_dss_signature(private.sign(DIGEST, ec.ECDSA(Prehashed(hashes.SHA256()))))
     client.psa_verify_hash(name, DIGEST, ECDSA, r.to_bytes(32, "big") + s.to_bytes(32, "big"))
@@ -245,8 +253,11 @@ def test_asymmetric_encryption_round_trip(client: BasicClient) -> None:
     assert client.psa_asymmetric_decrypt(name, oaep, ciphertext) == b"secret"
     public = serialization.load_der_public_key(client.psa_export_public_key(name))
     assert isinstance(public, rsa.RSAPublicKey)
-    scheme = (padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None) if isinstance(oaep, t.RsaOaep)
-              else padding.PKCS1v15())
+    scheme = (
+        padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None)
+        if isinstance(oaep, t.RsaOaep)
+        else padding.PKCS1v15()
+    )
     local = public.encrypt(b"from outside", scheme)
     assert client.psa_asymmetric_decrypt(name, oaep, local) == b"from outside"
     client.psa_destroy_key(name)
@@ -291,8 +302,9 @@ def test_raw_key_agreement(client: BasicClient) -> None:
     name = fresh("ecdh")
     attributes = t.KeyAttributes(P256.key_type, 256, t.KeyPolicy(t.UsageFlags(derive=True), t.RawKeyAgreement.ECDH))
     peer = ec.generate_private_key(ec.SECP256R1())
-    peer_point = peer.public_key().public_bytes(serialization.Encoding.X962,
-                                                serialization.PublicFormat.UncompressedPoint)
+    peer_point = peer.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
     call = lambda: client.psa_raw_key_agreement(t.RawKeyAgreement.ECDH, name, peer_point)  # noqa: E731
     if supported(client, Opcode.PSA_RAW_KEY_AGREEMENT, call):
         client.psa_generate_key(name, attributes)

@@ -92,8 +92,17 @@ def test_idp_serve_and_idp_token_work_as_commands(socket_dir: Path) -> None:
     spiffe_id = "spiffe://example.org/demo"
     server = subprocess.Popen(
         idp_command(
-            "serve", "--socket", str(socket_path), "--trust-domain", "example.org",
-            "--workload", f"uid:{os.getuid()}={spiffe_id}", "--svid-ttl", "60", "--rotate-every", "3600",
+            "serve",
+            "--socket",
+            str(socket_path),
+            "--trust-domain",
+            "example.org",
+            "--workload",
+            f"uid:{os.getuid()}={spiffe_id}",
+            "--svid-ttl",
+            "60",
+            "--rotate-every",
+            "3600",
         ),
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
@@ -107,8 +116,12 @@ def test_idp_serve_and_idp_token_work_as_commands(socket_dir: Path) -> None:
         endpoint = first_line.split(" at ", 1)[1].strip()
         assert server.stdout.readline().strip() == f"export SPIFFE_ENDPOINT_SOCKET={endpoint}"
         token = subprocess.run(
-            idp_command("token", "--endpoint", endpoint), cwd=REPO_ROOT, capture_output=True, text=True,
-            timeout=WAIT * 3, check=False,
+            idp_command("token", "--endpoint", endpoint),
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=WAIT * 3,
+            check=False,
         )
         assert token.returncode == 0, token.stderr
         assert subject_of(token.stdout.strip()) == spiffe_id
@@ -130,7 +143,11 @@ def test_idp_serve_and_idp_token_work_as_commands(socket_dir: Path) -> None:
 def test_idp_serve_explains_a_bad_argument(socket_dir: Path, args: list[str], message: str) -> None:
     completed = subprocess.run(
         idp_command("serve", "--socket", str(socket_dir / "agent.sock"), "--trust-domain", "example.org", *args),
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=WAIT * 3, check=False,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=WAIT * 3,
+        check=False,
     )
     assert completed.returncode == 2
     assert message in completed.stderr
@@ -142,7 +159,11 @@ def test_idp_serve_never_replaces_a_file_that_is_not_a_socket(socket_dir: Path) 
     path.write_text("precious")
     completed = subprocess.run(
         idp_command("serve", "--socket", str(path), "--trust-domain", "example.org"),
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=WAIT * 3, check=False,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=WAIT * 3,
+        check=False,
     )
     assert completed.returncode == 2
     assert "exists and is not a socket" in completed.stderr

@@ -97,9 +97,10 @@ def jwt_authenticator(pipeline: Pipeline) -> JwtSvidAuthenticator:
 @pytest.fixture
 def service(socket_dir: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """(service endpoint, Workload API endpoint) of a running service whose identity provider is up."""
-    with running_idp(socket_dir / "agent.sock") as idp, running_service(
-        tmp_path, socket_dir / "parsec.sock", idp.endpoint
-    ) as pipeline:
+    with (
+        running_idp(socket_dir / "agent.sock") as idp,
+        running_service(tmp_path, socket_dir / "parsec.sock", idp.endpoint) as pipeline,
+    ):
         if not jwt_authenticator(pipeline).watcher.wait_for(lambda bundles: bundles is not None, WAIT):
             pytest.fail(f"the service got no JWT bundle from {idp.endpoint} within {WAIT} s")
         yield f"unix:{socket_dir / 'parsec.sock'}", idp.endpoint

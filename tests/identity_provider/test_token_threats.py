@@ -133,8 +133,12 @@ def test_a_key_rotated_out_of_the_bundle_stops_validating(
     new_kid = idp.keys.rotate().kid
 
     def trusted(kid: str) -> Callable[[object], bool]:
-        return lambda bundles: bundles is not None and any(
-            kid in bundle.jwt_authorities for bundle in bundles.bundles  # type: ignore[attr-defined]
+        return lambda bundles: (
+            bundles is not None
+            and any(
+                kid in bundle.jwt_authorities
+                for bundle in bundles.bundles  # type: ignore[attr-defined]
+            )
         )
 
     assert authenticator.watcher.wait_for(trusted(new_kid), WAIT)
@@ -186,8 +190,11 @@ def test_failed_attempts_are_counted_and_bounded_per_peer(
     auth=st.one_of(
         st.binary(max_size=600),
         st.text(max_size=300).map(str.encode),
-        st.lists(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", max_size=120),
-                 min_size=1, max_size=5).map(lambda parts: ".".join(parts).encode()),
+        st.lists(
+            st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", max_size=120),
+            min_size=1,
+            max_size=5,
+        ).map(lambda parts: ".".join(parts).encode()),
     )
 )
 def test_no_guessed_auth_field_authenticates_or_crashes(authenticator: JwtSvidAuthenticator, auth: bytes) -> None:

@@ -19,8 +19,11 @@ from refimpl.ids import AuthType, Status
 PEER = PeerCredentials(pid=4242, uid=1000, gid=1000)
 
 
-def status_of(authenticator: DirectAuthenticator | UnixPeerCredentialsAuthenticator, auth: bytes,
-              peer: PeerCredentials | None = PEER) -> Status:
+def status_of(
+    authenticator: DirectAuthenticator | UnixPeerCredentialsAuthenticator,
+    auth: bytes,
+    peer: PeerCredentials | None = PEER,
+) -> Status:
     with pytest.raises(ParsecError) as caught:
         authenticator.authenticate(auth, peer)
     return caught.value.status

@@ -48,14 +48,22 @@ def test_capability_is_checked_before_anything_else(pipeline: Pipeline) -> None:
 def test_back_end_refuses_a_header_that_is_not_its_own(pipeline: Pipeline) -> None:
     backend = BackEndHandler(pipeline.providers[0], 1 << 20)
     checks = [
-        (RequestHeader(provider=ProviderId.PKCS11, opcode=Opcode.PSA_GENERATE_KEY, auth_type=1),
-         Status.WRONG_PROVIDER_ID),
-        (RequestHeader(provider=ProviderId.MBED_CRYPTO, opcode=Opcode.PSA_GENERATE_KEY, auth_type=1, content_type=5),
-         Status.CONTENT_TYPE_NOT_SUPPORTED),
-        (RequestHeader(provider=ProviderId.MBED_CRYPTO, opcode=Opcode.PSA_GENERATE_KEY, auth_type=1, accept_type=5),
-         Status.ACCEPT_TYPE_NOT_SUPPORTED),
-        (RequestHeader(provider=ProviderId.PKCS11, opcode=Opcode.LIST_KEYS, auth_type=1, content_type=5),
-         Status.PSA_ERROR_NOT_SUPPORTED),  # the core/crypto mismatch comes first
+        (
+            RequestHeader(provider=ProviderId.PKCS11, opcode=Opcode.PSA_GENERATE_KEY, auth_type=1),
+            Status.WRONG_PROVIDER_ID,
+        ),
+        (
+            RequestHeader(provider=ProviderId.MBED_CRYPTO, opcode=Opcode.PSA_GENERATE_KEY, auth_type=1, content_type=5),
+            Status.CONTENT_TYPE_NOT_SUPPORTED,
+        ),
+        (
+            RequestHeader(provider=ProviderId.MBED_CRYPTO, opcode=Opcode.PSA_GENERATE_KEY, auth_type=1, accept_type=5),
+            Status.ACCEPT_TYPE_NOT_SUPPORTED,
+        ),
+        (
+            RequestHeader(provider=ProviderId.PKCS11, opcode=Opcode.LIST_KEYS, auth_type=1, content_type=5),
+            Status.PSA_ERROR_NOT_SUPPORTED,
+        ),  # the core/crypto mismatch comes first
     ]
     for header, status in checks:
         with pytest.raises(ParsecError) as caught:
@@ -73,8 +81,12 @@ def test_back_end_refuses_a_header_that_is_not_its_own(pipeline: Pipeline) -> No
         (DeleteClient("x"), "tenant", None, Status.ADMIN_OPERATION),
         (GenerateKey("k", P256), None, GARBAGE, Status.DESERIALIZING_BODY_FAILED),  # body before NotAuthenticated
         (GenerateKey("k", P256), None, None, Status.NOT_AUTHENTICATED),
-        (GenerateKey("k", P256), "tenant", psa_generate_key_pb2.Operation(key_name="k").SerializeToString(),
-         Status.INVALID_ENCODING),  # valid protobuf, attributes missing
+        (
+            GenerateKey("k", P256),
+            "tenant",
+            psa_generate_key_pb2.Operation(key_name="k").SerializeToString(),
+            Status.INVALID_ENCODING,
+        ),  # valid protobuf, attributes missing
         (ListKeys(), None, None, Status.NOT_AUTHENTICATED),
     ],
 )
@@ -97,9 +109,7 @@ def test_random_above_buffer_size_limit_is_response_too_large(pipeline: Pipeline
 
 
 @pytest.mark.threat("A2-I-2", "M-1")
-def test_failure_details_go_to_the_log_not_the_client(
-    pipeline: Pipeline, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_failure_details_go_to_the_log_not_the_client(pipeline: Pipeline, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="refimpl")
     response = ask(pipeline, SignHash("no-such-key", t.Ecdsa(t.Hash.SHA_256), b"\0" * 32), "tenant")
     assert response.status is Status.PSA_ERROR_DOES_NOT_EXIST and response.body == b""

@@ -115,59 +115,146 @@ def test_defaults_are_parsecs(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("section", "text", "key", "message"),
     [
-        ("core_settings", "[core_settings]\nthread_pool_size = -1", "core_settings.thread_pool_size",
-         "must be a positive integer, got -1"),
-        ("core_settings", "[core_settings]\nthread_pool_size = true", "core_settings.thread_pool_size",
-         "must be a positive integer, got True"),
-        ("core_settings", "[core_settings]\nallow_root = \"yes\"", "core_settings.allow_root",
-         "must be true or false"),
-        ("core_settings", "[core_settings]\nlog_level = \"verbose\"", "core_settings.log_level",
-         "must be one of"),
-        ("core_settings", "[core_settings]\nbody_len_limit = 0", "core_settings.body_len_limit",
-         "must be a positive integer, got 0"),
-        ("listener", "[listener]\nlistener_type = \"DomainSocket\"", "listener.timeout", "is required"),
-        ("listener", "[listener]\nlistener_type = \"Tcp\"\ntimeout = 1", "listener.listener_type",
-         "must be \"DomainSocket\""),
-        ("listener", f"[listener]\nlistener_type = \"DomainSocket\"\ntimeout = 1\nsocket_path = \"/{'x' * 120}\"",
-         "listener.socket_path", "Unix sockets allow 107"),
-        ("authenticator", "[authenticator]\nauth_type = \"Jwt\"", "authenticator.auth_type", "must be one of"),
-        ("authenticator", "[authenticator]\nauth_type = \"JwtSvid\"", "authenticator.workload_endpoint",
-         "is required for JwtSvid"),
-        ("authenticator", "[authenticator]\nauth_type = \"Direct\"\nadmins = [\"root\"]", "authenticator.admins[0]",
-         "must be a table with a name"),
-        ("authenticator", "[[authenticator]]\nauth_type = \"Direct\"\n[[authenticator]]\nauth_type = \"Direct\"",
-         "authenticator[1] (Direct).auth_type", "configured twice (also authenticator[0] (Direct).auth_type)"),
-        ("authenticator", "[[authenticator]]\nauth_type = \"Direct\"\n[[authenticator]]\nauth_type = \"JwtSvid\"",
-         "authenticator[1] (JwtSvid).workload_endpoint", "is required for JwtSvid"),
+        (
+            "core_settings",
+            "[core_settings]\nthread_pool_size = -1",
+            "core_settings.thread_pool_size",
+            "must be a positive integer, got -1",
+        ),
+        (
+            "core_settings",
+            "[core_settings]\nthread_pool_size = true",
+            "core_settings.thread_pool_size",
+            "must be a positive integer, got True",
+        ),
+        ("core_settings", '[core_settings]\nallow_root = "yes"', "core_settings.allow_root", "must be true or false"),
+        ("core_settings", '[core_settings]\nlog_level = "verbose"', "core_settings.log_level", "must be one of"),
+        (
+            "core_settings",
+            "[core_settings]\nbody_len_limit = 0",
+            "core_settings.body_len_limit",
+            "must be a positive integer, got 0",
+        ),
+        ("listener", '[listener]\nlistener_type = "DomainSocket"', "listener.timeout", "is required"),
+        (
+            "listener",
+            '[listener]\nlistener_type = "Tcp"\ntimeout = 1',
+            "listener.listener_type",
+            'must be "DomainSocket"',
+        ),
+        (
+            "listener",
+            f'[listener]\nlistener_type = "DomainSocket"\ntimeout = 1\nsocket_path = "/{"x" * 120}"',
+            "listener.socket_path",
+            "Unix sockets allow 107",
+        ),
+        ("authenticator", '[authenticator]\nauth_type = "Jwt"', "authenticator.auth_type", "must be one of"),
+        (
+            "authenticator",
+            '[authenticator]\nauth_type = "JwtSvid"',
+            "authenticator.workload_endpoint",
+            "is required for JwtSvid",
+        ),
+        (
+            "authenticator",
+            '[authenticator]\nauth_type = "Direct"\nadmins = ["root"]',
+            "authenticator.admins[0]",
+            "must be a table with a name",
+        ),
+        (
+            "authenticator",
+            '[[authenticator]]\nauth_type = "Direct"\n[[authenticator]]\nauth_type = "Direct"',
+            "authenticator[1] (Direct).auth_type",
+            "configured twice (also authenticator[0] (Direct).auth_type)",
+        ),
+        (
+            "authenticator",
+            '[[authenticator]]\nauth_type = "Direct"\n[[authenticator]]\nauth_type = "JwtSvid"',
+            "authenticator[1] (JwtSvid).workload_endpoint",
+            "is required for JwtSvid",
+        ),
         ("authenticator", "[[authenticator]]\nadmins = []", "authenticator[0].auth_type", "is required"),
-        ("authenticator", "[[authenticator]]\nauth_type = \"Direct\"\nadmins = [{ nom = \"x\" }]",
-         "authenticator[0] (Direct).admins[0]", "must be a table with a name"),
-        ("authenticator", "[authenticator]\nauth_type = \"JwtSvid\"\nworkload_endpoint = \"unix:///a\"\n"
-         "max_failures = 0", "authenticator.max_failures", "must be a positive integer, got 0"),
-        ("authenticator", "[authenticator]\nauth_type = \"JwtSvid\"\nworkload_endpoint = \"unix:///a\"\n"
-         "failure_window = \"1m\"", "authenticator.failure_window", "must be a positive number of seconds"),
-        ("listener", "[listener]\nlistener_type = \"DomainSocket\"\ntimeout = 1\nsocket_group = \"no-such-group-ptm\"",
-         "listener.socket_group", "there is no group 'no-such-group-ptm' on this system; create it"),
-        ("listener", "[listener]\nlistener_type = \"DomainSocket\"\ntimeout = 1\nsocket_mode = 660",
-         "listener.socket_mode", "as octal digits in a string, like \"0660\", got 660"),
-        ("listener", "[listener]\nlistener_type = \"DomainSocket\"\ntimeout = 1\nsocket_mode = \"4755\"",
-         "listener.socket_mode", "octal digits"),
-        ("listener", "[listener]\nlistener_type = \"DomainSocket\"\ntimeout = 1\nsocket_mode = \"0668\"",
-         "listener.socket_mode", "octal digits"),
-        ("key_manager", "[[key_manager]]\nname = \"kim\"\nmanager_type = \"Redis\"",
-         "key_manager[0] (kim).manager_type", "must be one of SQLite, OnDisk"),
-        ("key_manager", "[[key_manager]]\nname = \"kim\"\nmanager_type = \"SQLite\"\n"
-         "[[key_manager]]\nname = \"kim\"\nmanager_type = \"OnDisk\"", "key_manager[1] (kim).name", "duplicate"),
+        (
+            "authenticator",
+            '[[authenticator]]\nauth_type = "Direct"\nadmins = [{ nom = "x" }]',
+            "authenticator[0] (Direct).admins[0]",
+            "must be a table with a name",
+        ),
+        (
+            "authenticator",
+            '[authenticator]\nauth_type = "JwtSvid"\nworkload_endpoint = "unix:///a"\nmax_failures = 0',
+            "authenticator.max_failures",
+            "must be a positive integer, got 0",
+        ),
+        (
+            "authenticator",
+            '[authenticator]\nauth_type = "JwtSvid"\nworkload_endpoint = "unix:///a"\nfailure_window = "1m"',
+            "authenticator.failure_window",
+            "must be a positive number of seconds",
+        ),
+        (
+            "listener",
+            '[listener]\nlistener_type = "DomainSocket"\ntimeout = 1\nsocket_group = "no-such-group-ptm"',
+            "listener.socket_group",
+            "there is no group 'no-such-group-ptm' on this system; create it",
+        ),
+        (
+            "listener",
+            '[listener]\nlistener_type = "DomainSocket"\ntimeout = 1\nsocket_mode = 660',
+            "listener.socket_mode",
+            'as octal digits in a string, like "0660", got 660',
+        ),
+        (
+            "listener",
+            '[listener]\nlistener_type = "DomainSocket"\ntimeout = 1\nsocket_mode = "4755"',
+            "listener.socket_mode",
+            "octal digits",
+        ),
+        (
+            "listener",
+            '[listener]\nlistener_type = "DomainSocket"\ntimeout = 1\nsocket_mode = "0668"',
+            "listener.socket_mode",
+            "octal digits",
+        ),
+        (
+            "key_manager",
+            '[[key_manager]]\nname = "kim"\nmanager_type = "Redis"',
+            "key_manager[0] (kim).manager_type",
+            "must be one of SQLite, OnDisk",
+        ),
+        (
+            "key_manager",
+            '[[key_manager]]\nname = "kim"\nmanager_type = "SQLite"\n'
+            '[[key_manager]]\nname = "kim"\nmanager_type = "OnDisk"',
+            "key_manager[1] (kim).name",
+            "duplicate",
+        ),
         ("provider", "", "provider", "at least one [[provider]]"),
-        ("provider", "[[provider]]\nprovider_type = \"Imaginary\"\nkey_info_manager = \"kim\"",
-         "provider[0].provider_type", "not supported here"),
-        ("provider", "[[provider]]\nprovider_type = \"MbedCrypto\"\nkey_info_manager = \"nope\"",
-         "provider[0] (mbed-crypto-provider).key_info_manager", "no [[key_manager]] named 'nope'"),
-        ("provider", "[[provider]]\nprovider_type = \"MbedCrypto\"",
-         "provider[0] (mbed-crypto-provider).key_info_manager", "is required"),
-        ("provider", "[[provider]]\nprovider_type = \"MbedCrypto\"\nkey_info_manager = \"kim\"\n"
-         "[[provider]]\nprovider_type = \"MbedCrypto\"\nkey_info_manager = \"kim\"",
-         "provider[1] (mbed-crypto-provider).name", "duplicate provider name"),
+        (
+            "provider",
+            '[[provider]]\nprovider_type = "Imaginary"\nkey_info_manager = "kim"',
+            "provider[0].provider_type",
+            "not supported here",
+        ),
+        (
+            "provider",
+            '[[provider]]\nprovider_type = "MbedCrypto"\nkey_info_manager = "nope"',
+            "provider[0] (mbed-crypto-provider).key_info_manager",
+            "no [[key_manager]] named 'nope'",
+        ),
+        (
+            "provider",
+            '[[provider]]\nprovider_type = "MbedCrypto"',
+            "provider[0] (mbed-crypto-provider).key_info_manager",
+            "is required",
+        ),
+        (
+            "provider",
+            '[[provider]]\nprovider_type = "MbedCrypto"\nkey_info_manager = "kim"\n'
+            '[[provider]]\nprovider_type = "MbedCrypto"\nkey_info_manager = "kim"',
+            "provider[1] (mbed-crypto-provider).name",
+            "duplicate provider name",
+        ),
     ],
 )
 def test_invalid_values_name_their_key(tmp_path: Path, section: str, text: str, key: str, message: str) -> None:
@@ -249,7 +336,10 @@ def document(**sections: Any) -> dict[str, Any]:
 
 
 def test_an_authenticator_array_configures_several_each_with_its_admins(tmp_path: Path) -> None:
-    config = load(tmp_path, minimal(authenticator="""
+    config = load(
+        tmp_path,
+        minimal(
+            authenticator="""
 [[authenticator]]
 auth_type = "UnixPeerCredentials"
 admins = [{ name = "0" }]
@@ -260,7 +350,9 @@ workload_endpoint = "unix:///run/spire/sockets/agent.sock"
 admins = [{ name = "spiffe://example.org/admin" }]
 max_failures = 20
 failure_window = 0.5
-"""))
+"""
+        ),
+    )
     uds, jwt = config.authenticators
     assert (uds.auth_type, uds.admins, uds.index) == ("UnixPeerCredentials", ("0",), 0)
     assert (jwt.auth_type, jwt.admins, jwt.index) == ("JwtSvid", ("spiffe://example.org/admin",), 1)

@@ -102,10 +102,18 @@ def test_two_providers_of_one_type_the_later_serves(tmp_path: Path) -> None:
     """Parsec accepts two providers of one type under different names; its dispatcher map keeps the later one."""
     document = config_document(tmp_path)
     document["provider"] = [
-        {"provider_type": "MbedCrypto", "name": "first", "key_info_manager": "kim",
-         "key_store_path": str(tmp_path / "k1")},
-        {"provider_type": "MbedCrypto", "name": "second", "key_info_manager": "kim",
-         "key_store_path": str(tmp_path / "k2")},
+        {
+            "provider_type": "MbedCrypto",
+            "name": "first",
+            "key_info_manager": "kim",
+            "key_store_path": str(tmp_path / "k1"),
+        },
+        {
+            "provider_type": "MbedCrypto",
+            "name": "second",
+            "key_info_manager": "kim",
+            "key_store_path": str(tmp_path / "k2"),
+        },
     ]
     pipeline = build_pipeline(parse_config(document), allow_activation=False)
     try:

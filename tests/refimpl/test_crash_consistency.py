@@ -69,7 +69,10 @@ def document_for(tmp_path: Path, manager_type: str) -> dict[str, object]:
 def test_kill_between_steps_orphans_nothing(tmp_path: Path, manager_type: str, step: str) -> None:
     document = document_for(tmp_path, manager_type)
     child = subprocess.run(
-        [sys.executable, "-c", CHILD, json.dumps(document), step], cwd=REPO_ROOT, capture_output=True, text=True,
+        [sys.executable, "-c", CHILD, json.dumps(document), step],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
         check=False,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr

@@ -154,8 +154,13 @@ def test_sqlite_schema_is_parsecs(tmp_path: Path) -> None:
         assert connection.execute("SELECT id, int_value FROM kim_metadata").fetchall() == [("schema_version", 1)]
         row = connection.execute("SELECT * FROM key_mapping").fetchone()
     assert row[:7] == (
-        int(AuthType.DIRECT), "tenant-a", "k", PROVIDERS["mbed-crypto-provider"].uuid, "mbed-crypto-provider",
-        b"\x2a\x00\x00\x00", 1,
+        int(AuthType.DIRECT),
+        "tenant-a",
+        "k",
+        PROVIDERS["mbed-crypto-provider"].uuid,
+        "mbed-crypto-provider",
+        b"\x2a\x00\x00\x00",
+        1,
     )
     assert decode_attributes(row[7]) == ATTRIBUTES and row[8] == 1
 

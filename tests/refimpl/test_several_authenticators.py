@@ -76,8 +76,10 @@ def test_the_same_name_under_two_authenticators_owns_different_keys(pipeline: Pi
     peer_key = result(pipeline, ExportPublicKey("k"), "0", auth_type=UDS).data
     assert result(pipeline, ExportPublicKey("k"), "0").data != peer_key
     assert names(result(pipeline, ListKeys(), "0", auth_type=UDS).keys) == ["k"]
-    stored = {(key.application.authenticator_id, key.application.name) for key, _ in
-              pipeline.key_info_managers[0].keys(pipeline.providers[0].name)}
+    stored = {
+        (key.application.authenticator_id, key.application.name)
+        for key, _ in pipeline.key_info_managers[0].keys(pipeline.providers[0].name)
+    }
     assert stored == {(int(UDS), "0"), (int(AuthType.DIRECT), "0")}
 
 
@@ -119,10 +121,13 @@ def test_keys_made_under_parsecs_single_table_stay_usable_under_an_array(tmp_pat
 
 def test_a_failing_authenticator_releases_those_built_before_it(tmp_path: Path) -> None:
     """The second table's bad endpoint stops the start with its own key; nothing is left running."""
-    document = config_document(tmp_path, [
-        {"auth_type": "Direct"},
-        {"auth_type": "JwtSvid", "workload_endpoint": "https://agent.example"},
-    ])
+    document = config_document(
+        tmp_path,
+        [
+            {"auth_type": "Direct"},
+            {"auth_type": "JwtSvid", "workload_endpoint": "https://agent.example"},
+        ],
+    )
     with pytest.raises(ConfigError) as caught:
         build_pipeline(parse_config(document), allow_activation=False)
     assert caught.value.key == "authenticator[1] (JwtSvid).workload_endpoint"

@@ -83,3 +83,8 @@ def test_a_client_refuses_a_result_without_the_variant(opcode: Opcode, body_hex:
     with pytest.raises(ParsecError) as raised:
         codec.decode_result(opcode, bytes.fromhex(body_hex))
     assert raised.value.status is Status.INVALID_ENCODING
+
+
+def test_every_opcode_of_parsec_has_a_native_operation() -> None:
+    """With the two attestation operations, no opcode of Parsec's enum is left without a codec."""
+    assert set(ops.OPERATIONS) == set(Opcode)
