@@ -5,8 +5,9 @@ The client is `parsec_raw_client` (standard library only, no code shared with `r
 those of Parsec's own e2e suite (parsec-facts §7.1): the raw-header basic tests, the normal tests of the key life
 cycle and signatures, each provider's ListOpcodes, the TPM's key attestation (key_attestation.rs: the verifier's
 TPM2_MakeCredential in software, the credential back for the named key only, another tenant's key DoesNotExist),
-and the multitenancy tests (two tenants with the same key name, an admin listing and deleting clients). With UnixPeerCredentials the tenants are real Unix users created for the test, each request
-sent by a process running as that user; the admin is root (uid 0). With JwtSvid the tenants are SPIFFE IDs whose
+and the multitenancy tests (two tenants with the same key name, an admin listing and deleting clients). With
+UnixPeerCredentials the tenants are real Unix users created for the test, each request sent by a process running
+as that user; the admin is root (uid 0). With JwtSvid the tenants are SPIFFE IDs whose
 JWT-SVIDs the Workload API server issued over gRPC. The service is configured in Parsec's schema.
 """
 
