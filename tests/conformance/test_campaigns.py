@@ -9,6 +9,8 @@ With Unix peer credentials the tenants are three real Unix users and the admin i
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis.database import ExampleDatabase
 
@@ -19,6 +21,7 @@ from tests.conformance.conftest import OwnedTargetFactory
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 CRASHES = {"kill-9", "crash-after-provider-write", "crash-after-mapping-removal"}
+CAMPAIGN_SEED = 1
 
 
 @pytest.mark.threat("M-5", "A3-D-1", "O-0")
@@ -26,7 +29,9 @@ CRASHES = {"kill-9", "crash-after-provider-write", "crash-after-mapping-removal"
 def test_the_service_conforms_to_the_model_through_reloads_restarts_and_crashes(
     kind: str, owned_target: OwnedTargetFactory, campaign_database: ExampleDatabase
 ) -> None:
-    budget = CAMPAIGN_BUDGETS[kind]
+    # Seeded, so that CI reruns the same campaign and a red run reproduces (the versions are locked); a run with
+    # no reload or no crash in it tested less than it claims, so that fails too. `parsec-tm fuzz` explores seeds.
+    budget = replace(CAMPAIGN_BUDGETS[kind], seed=CAMPAIGN_SEED)
     target = owned_target(kind)
     result = run_campaign(target, budget, database=campaign_database)
     assert result.passed, str(result.divergence)
