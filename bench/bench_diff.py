@@ -22,9 +22,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+
+from bench_dataflow import timed  # bench/ is the script's directory: the same timing helper
 
 from dataflow.catalogue import load_catalogue
 from dataflow.diff import diff_catalogues, render_markdown, render_text, with_proofs
@@ -32,21 +32,7 @@ from dataflow.seed_import import parse_seed
 from parsec_tm.verdict_diff import verdict_diff
 
 GOAL_SECONDS = 1.0
-Result = TypeVar("Result")
 SHARED = Path(os.environ.get("PARSEC_TM_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-
-
-def timed(action: Callable[[], Result], repeat: int) -> tuple[float, float, Result]:
-    """(first run, best of the following `repeat` runs) in seconds, and the last result."""
-    started = time.perf_counter()
-    result = action()
-    first = time.perf_counter() - started
-    best = first
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = action()
-        best = min(best, time.perf_counter() - started)
-    return first, best, result
 
 
 def line(name: str, first: float, best: float) -> None:
