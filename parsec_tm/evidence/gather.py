@@ -21,13 +21,15 @@ from typing import Any
 
 from dataflow.catalogue import Catalogue, Threat
 from parsec_tm.evidence.fuzz import FUZZ_PROPERTIES, FuzzProperty
-from parsec_tm.evidence.proofs import PROVED, ProofFacts
+from parsec_tm.evidence.proofs import PROVED, Failure, ProofFacts
 from parsec_tm.evidence.reasons import MITIGATED_BY_THE_REFERENCE_SERVICE, NO_EXECUTABLE_EVIDENCE, Reason
 from parsec_tm.evidence.results import FAILED, PASSED, TestResult
 
 STATUSES = ("failing", "proved", "tested", "fuzzed", "operational", "unmitigated", "no-evidence")
 EXECUTABLE_STATUSES = frozenset({"proved", "tested", "fuzzed"})
 KINDS = ("proof", "counterexample", "test", "property", "operational", "unmitigated")
+NOT_PROVED = "not-proved"
+"""A proof of an invariant that does not hold in the deployment for another row's attack: neither proof nor failure."""
 FAILING_OUTCOMES = frozenset({*FAILED, "unconfirmed", "unknown"})
 """Outcomes that make a row failing: a failed or erroring test, a proof that failed or timed out, a counterexample
 Z3 did not confirm, a failed campaign."""
@@ -183,11 +185,26 @@ def _proof_evidence(threat: Threat, proofs: ProofFacts | None) -> list[Evidence]
     evidence = []
     for invariant in dict.fromkeys(v.invariant for v in found):
         removed = ", ".join(dict.fromkeys(v.mitigation for v in found if v.invariant == invariant))
+        status = proofs.invariants.get(invariant, "unknown")
+        failure = proofs.failures.get(invariant)
+        if failure is not None and threat.id not in failure.threats:
+            # The invariant does not hold in this deployment, but its counterexample is another row's attack: no
+            # proof for this row, and no failure of this row's mitigations either.
+            evidence.append(
+                Evidence(
+                    "proof",
+                    invariant,
+                    NOT_PROVED,
+                    f"does not hold in {proofs.variant}: its counterexample realises {', '.join(failure.threats)}, "
+                    f"not this row; without {removed} a run realising this row breaks it too",
+                )
+            )
+            continue
         evidence.append(
             Evidence(
                 "proof",
                 invariant,
-                proofs.invariants.get(invariant, "unknown"),
+                status,
                 f"proved inductive with Z3 in {proofs.variant}; without {removed} a run realising this row breaks it",
             )
         )
@@ -196,7 +213,28 @@ def _proof_evidence(threat: Threat, proofs: ProofFacts | None) -> list[Evidence]
         outcome = "found" if all(v.confirmed for v in runs) else "unconfirmed"
         broken = ", ".join(v.invariant for v in runs)
         evidence.append(Evidence("counterexample", f"{mitigation} removed: {capability}", outcome, f"breaks {broken}"))
+    for failure in proofs.failures.values():
+        if threat.id in failure.threats:
+            evidence.append(_open_attack(threat, failure, proofs.variant))
     return evidence
+
+
+def _open_attack(threat: Threat, failure: Failure, variant: str) -> Evidence:
+    """A run that breaks `failure.invariant` with every mitigation of the deployment in force realises this row.
+    Where the document answers the row with unmitigations only (U-), that is the document's own word, confirmed;
+    where it names a mitigation, or none at all, the row is open although the document does not say so: failing."""
+    capabilities = " + ".join(failure.capabilities)
+    if not failure.confirmed:
+        outcome = "unconfirmed"
+    elif threat.mitigations and all(m.startswith("U-") for m in threat.mitigations):
+        outcome = "found"
+    else:
+        outcome = "failed"
+    detail = (
+        f"with every mitigation of {variant} in force, {capabilities} breaks {failure.invariant} in a run realising "
+        f"this row (the row names {', '.join(threat.mitigations) or 'no mitigation'} here)"
+    )
+    return Evidence("counterexample", f"{failure.invariant} fails: {capabilities}", outcome, detail)
 
 
 def _test_evidence(threat: Threat, tests: tuple[TestResult, ...]) -> list[Evidence]:

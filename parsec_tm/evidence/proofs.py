@@ -8,7 +8,7 @@ threat rows their attack steps realise. Everything else in this package works on
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 PROVED = "proved"
@@ -33,13 +33,26 @@ class Violation:
 
 
 @dataclass(frozen=True)
+class Failure:
+    """An invariant that does not hold in the deployment: its counterexample (with every mitigation of the
+    deployment in force) uses `capabilities` and realises `threats`; `confirmed` when Z3 confirmed the run."""
+
+    invariant: str
+    capabilities: tuple[str, ...]
+    threats: tuple[str, ...]
+    confirmed: bool
+
+
+@dataclass(frozen=True)
 class ProofFacts:
-    """The proof report of one deployment as plain facts: invariant statuses and counterexamples."""
+    """The proof report of one deployment as plain facts: invariant statuses, the counterexamples of the invariants
+    that fail, and the counterexamples found with a mitigation removed."""
 
     variant: str
     invariants: Mapping[str, str]
     violations: tuple[Violation, ...]
     note: str = ""
+    failures: Mapping[str, Failure] = field(default_factory=dict)
 
 
 def proof_facts(report: Mapping[str, Any], variant: str) -> ProofFacts:
@@ -59,7 +72,17 @@ def proof_facts(report: Mapping[str, Any], variant: str) -> ProofFacts:
         if verdict["variant"] == variant
         for found in verdict.get("violations", ())
     )
-    return ProofFacts(variant, invariants, violations)
+    failures = {
+        str(entry["id"]): Failure(
+            str(entry["id"]),
+            tuple(str(c) for c in entry["counterexample"].get("capabilities", ())),
+            tuple(str(t) for t in entry["counterexample"].get("threats", ())),
+            bool(entry["counterexample"].get("confirmed_by_z3", False)),
+        )
+        for entry in report["invariants"]
+        if entry["variant"] == variant and entry["status"] == "failed" and entry.get("counterexample")
+    }
+    return ProofFacts(variant, invariants, violations, failures=failures)
 
 
 def run_proofs(variant: str) -> ProofFacts:

@@ -12,7 +12,7 @@ import pytest
 from dataflow.catalogue import BUILTIN_MODELS, Catalogue, load_catalogue
 from parsec_tm.evidence.fuzz import FUZZ_PROPERTIES
 from parsec_tm.evidence.gather import EvidenceReport, gather_evidence
-from parsec_tm.evidence.proofs import ProofFacts, Violation, proof_facts, run_proofs
+from parsec_tm.evidence.proofs import Failure, ProofFacts, Violation, proof_facts, run_proofs
 from parsec_tm.evidence.reasons import NO_EXECUTABLE_EVIDENCE
 from parsec_tm.evidence.results import TestResult
 
@@ -173,3 +173,55 @@ def test_the_report_shows_the_gathered_evidence(catalogue: Catalogue, tmp_path: 
     assert 'class="status status-proved"><a href="#evidence-A1-S-2">proved</a>' in page
     assert "<code>M-2 removed: GuessToken</code>: found" in page
     assert 'class="status status-tested"><a href="#evidence-A1-R-1">tested</a>' in page
+
+
+def test_an_invariant_broken_by_another_rows_attack_is_neither_proof_nor_failure_of_this_row(
+    catalogue: Catalogue,
+) -> None:
+    """In a deployment where the document leaves one attack open, the invariant it breaks fails there; the rows
+    whose mitigations the model shows working keep their counterexamples, and only the open attack's row carries
+    the failure: with the document's unmitigation it is its own word (found), with a mitigation named it fails."""
+    failure = Failure("tenant-isolation", ("EavesdropResponse",), ("A2-I-1",), True)
+    facts = ProofFacts(
+        "with-idp",
+        {"tenant-isolation": "failed"},
+        (Violation("M-6", "T", "tenant-isolation", ("A7-T-1",), True),),
+        failures={"tenant-isolation": failure},
+    )
+    rows = _report(catalogue, [], facts).by_id()
+    other = {(e.kind, e.outcome) for e in rows["A7-T-1"].evidence}
+    assert ("proof", "not-proved") in other and ("counterexample", "found") in other
+    assert rows["A7-T-1"].status != "failing"
+    open_row = [e for e in rows["A2-I-1"].evidence if e.ref == "tenant-isolation fails: EavesdropResponse"]
+    assert [e.outcome for e in open_row] == ["failed"]  # A2-I-1 names an M- mitigation: a mitigated row broken
+    assert rows["A2-I-1"].status == "failing"
+
+    unmitigated_row = next(
+        t for t in catalogue.threats if t.mitigations and all(m.startswith("U-") for m in t.mitigations)
+    )
+    documented = ProofFacts(
+        "with-idp",
+        {"tenant-isolation": "failed"},
+        (),
+        failures={"tenant-isolation": Failure("tenant-isolation", ("X",), (unmitigated_row.id,), True)},
+    )
+    row = _report(catalogue, [], documented).by_id()[unmitigated_row.id]
+    assert [e.outcome for e in row.evidence if e.kind == "counterexample"] == ["found"]
+    assert row.status == "unmitigated"
+
+
+def test_the_adapter_reads_the_counterexample_of_a_failed_invariant() -> None:
+    report = {
+        "invariants": [
+            {
+                "id": "tenant-isolation",
+                "variant": "DSPC",
+                "status": "failed",
+                "counterexample": {"capabilities": ["UseUnixAccount"], "threats": ["A1-S-3"], "confirmed_by_z3": True},
+            },
+            {"id": "mapping-integrity", "variant": "DSPC", "status": "proved", "counterexample": None},
+        ],
+        "mutations": [],
+    }
+    facts = proof_facts(report, "DSPC")
+    assert facts.failures == {"tenant-isolation": Failure("tenant-isolation", ("UseUnixAccount",), ("A1-S-3",), True)}
