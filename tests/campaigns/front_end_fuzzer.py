@@ -90,6 +90,7 @@ from refimpl.wire.header import (
     encode_request,
     encode_response,
 )
+from tests.e2e.parsec_raw_client import HEADER_FIELDS
 from tests.refimpl.pipeline import in_process_pipeline
 
 TENANTS = (b"tenant-a", b"tenant-b", b"admin")
@@ -111,24 +112,6 @@ BODY_LEN_LIMIT = 1 << 16
 PRE_TRUST_OPCODE, PRE_TRUST_PROVIDER, PRE_TRUST_SESSION = Opcode.PING, ProviderId.CORE, 0
 INTERESTING_BYTES = (0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF)
 INTERESTING_INTS = (0, 1, 2, 3, 4, 9, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0xFFFF, 0x10000, 0x7FFFFFFF, 0xFFFFFFFF)
-HEADER_FIELDS = (
-    "magic",
-    "header_size",
-    "version_maj",
-    "version_min",
-    "flags",
-    "provider",
-    "session",
-    "content_type",
-    "accept_type",
-    "auth_type",
-    "body_len",
-    "auth_len",
-    "opcode",
-    "status",
-    "reserved1",
-    "reserved2",
-)
 FIELD_BITS = dict(zip(HEADER_FIELDS, (32, 16, 8, 8, 16, 8, 64, 8, 8, 8, 32, 16, 32, 16, 8, 8), strict=True))
 CORPUS_LIMIT = 4096
 

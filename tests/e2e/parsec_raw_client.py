@@ -88,29 +88,32 @@ def exchange(path: str, data: bytes, shutdown_write: bool = False, timeout: floa
         return b"".join(chunks)
 
 
+HEADER_FIELDS = (
+    "magic",
+    "header_size",
+    "version_maj",
+    "version_min",
+    "flags",
+    "provider",
+    "session",
+    "content_type",
+    "accept_type",
+    "auth_type",
+    "body_len",
+    "auth_len",
+    "opcode",
+    "status",
+    "reserved1",
+    "reserved2",
+)
+"""The response header's fields, in wire order (`HEADER`'s)."""
+
+
 def parse(reply: bytes) -> tuple[dict[str, int], bytes]:
     """A reply's header fields and body; raises ValueError if it is not one well-formed response."""
     if len(reply) < HEADER.size:
         raise ValueError(f"reply of {len(reply)} bytes is shorter than a header")
-    names = (
-        "magic",
-        "header_size",
-        "version_maj",
-        "version_min",
-        "flags",
-        "provider",
-        "session",
-        "content_type",
-        "accept_type",
-        "auth_type",
-        "body_len",
-        "auth_len",
-        "opcode",
-        "status",
-        "reserved1",
-        "reserved2",
-    )
-    fields = dict(zip(names, HEADER.unpack_from(reply), strict=True))
+    fields = dict(zip(HEADER_FIELDS, HEADER.unpack_from(reply), strict=True))
     body = reply[HEADER.size :]
     if fields["magic"] != MAGIC or fields["header_size"] != 30 or len(body) != fields["body_len"]:
         raise ValueError(f"malformed reply header {fields}")
